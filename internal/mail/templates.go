@@ -283,13 +283,16 @@ func TeamInvitation(l *i18n.Locale, to, link, appName, role string, ttl time.Dur
 // About what the change is about (a member, masked; the settings changed, named) and Role a
 // role key ("admin"). Settings, when About is empty, are the keys of the settings changed
 // ("redirect_uris": the catalog's "mail.app_notice.setting.<key>"), named in l. Last says that
-// no further notice of the application follows this hour.
+// no further notice of the application follows this hour (".<event>.last" when the event has
+// a budget of its own). Concerned says that the recipient is told as the member the change is
+// about (removed, demoted, proposed the ownership), not as the owner or an admin: the mail says
+// so, with the event's advice to them (".<event>.advice_concerned").
 type AppNotice struct {
 	Event, App, Actor, About, Role string
 	Settings                       []string
 	When                           time.Time
 	Link                           string
-	Last                           bool
+	Last, Concerned                bool
 }
 
 // AppSecurityNotice tells to, in l, as the owner or an admin of application n.App, that a
@@ -319,17 +322,32 @@ func AppSecurityNotice(l *i18n.Locale, to string, n AppNotice) (m Message, ok bo
 		}
 		about = strings.Join(names, ", ")
 	}
+	// The event's own words where it has them, else the notices' common ones.
+	own := func(suffix, common string) string {
+		if l.Has(key + "." + suffix) {
+			return key + "." + suffix
+		}
+		return common
+	}
+	advice, button, why := own("advice", "mail.app_notice.advice"), own("button", "mail.app_notice.button"), "mail.app_notice.why"
+	if n.Concerned {
+		advice, button, why = own("advice_concerned", advice), own("button_concerned", button), "mail.app_notice.why_concerned"
+	}
 	headline := l.T(key + ".headline")
 	data := map[string]any{
-		"Headline": headline,
-		"WhatKey":  key + ".what",
-		"App":      appOrUnknown(l, n.App),
-		"About":    about,
-		"Role":     role,
-		"Actor":    actor,
-		"When":     whenUTC(l, n.When),
-		"Link":     cleanLine(n.Link, 4096),
-		"Last":     n.Last,
+		"Headline":  headline,
+		"WhatKey":   key + ".what",
+		"AdviceKey": advice,
+		"WhyKey":    why,
+		"ButtonKey": button,
+		"LastKey":   own("last", "mail.app_notice.last"),
+		"App":       appOrUnknown(l, n.App),
+		"About":     about,
+		"Role":      role,
+		"Actor":     actor,
+		"When":      whenUTC(l, n.When),
+		"Link":      cleanLine(n.Link, 4096),
+		"Last":      n.Last,
 	}
 	return render(l, to, l.T("mail.notice.subject", headline), "app_notice", data), true
 }

@@ -387,8 +387,12 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string, revokeP
 // there) goes on from them.
 func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 	now := s.now()
-	if err := s.beginDeletion(ctx, appID, now); err != nil {
+	notice, err := s.beginDeletion(ctx, appID, now)
+	if err != nil {
 		return err
+	}
+	if notice != nil {
+		s.notify(ctx, *notice)
 	}
 	for {
 		n, err := s.endConnections(ctx, appID, now)
@@ -493,12 +497,32 @@ func (s *Service) authorizeDeleteTx(ctx context.Context, tx *ent.Tx, appID strin
 // team, and its address change proposals (a person confirming one would change their primary
 // address for an application that is going). Nothing is queued or delivered to it any more
 // (webhooks.Enqueue, the worker's hasTarget).
-func (s *Service) beginDeletion(ctx context.Context, appID string, now time.Time) error {
-	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+//
+// The first marking returns the security notice of the deletion (team.DeletionBegun), with
+// the application's name, owner and admins and the owner's address read now: the application
+// and its team may be gone when it is mailed. A deletion begun before returns none: it was
+// told.
+func (s *Service) beginDeletion(ctx context.Context, appID string, now time.Time) (*team.Notice, error) {
+	var notice *team.Notice
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeDeleteTx(ctx, tx, appID, now)
 		if err != nil || app.DeletingSince != nil {
 			return err
 		}
+		uid, err := auth.RequireUser(ctx)
+		if err != nil {
+			return err
+		}
+		to, err := team.NoticeRecipients(ctx, tx.Client(), app)
+		if err != nil {
+			return err
+		}
+		actor, err := team.TeamAddress(ctx, tx.Client(), app, uid)
+		if err != nil {
+			return err
+		}
+		notice = &team.Notice{Event: team.DeletionBegun, ApplicationID: app.ID, ActorID: uid, ActorAddress: actor,
+			AppName: app.Name, Recipients: to, At: now}
 		if err := tx.Application.UpdateOne(app).SetDeletingSince(now).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx); err != nil {
 			return err
 		}
@@ -510,6 +534,10 @@ func (s *Service) beginDeletion(ctx context.Context, appID string, now time.Time
 			SetStatus(emailchange.StatusSuperseded).SetClosedAt(now).Save(ctx)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return notice, nil
 }
 
 // endConnections ends up to endBatch connections of appID, which the signed-in developer is

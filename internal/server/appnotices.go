@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"loginsign/ent"
+	"loginsign/internal/apperr"
 	"loginsign/internal/i18n"
 	"loginsign/internal/mail"
 	"loginsign/internal/oauth"
@@ -16,21 +18,27 @@ import (
 
 // appNotices mails the security notices of an application (portal.Service.Notify and
 // team.Service.Notify): its client or webhook secret replaced, a setting that needs a recent
-// sign-in changed, a member joined, a role changed, the ownership transferred. Each goes to the
-// owner and the admins (team.NoticeRecipients), the actor among them included, in their own
+// sign-in changed, a member joined, left or was removed, a role changed, the ownership was
+// proposed, withdrawn or transferred, its deletion began. Each goes to the owner and the admins
+// (team.NoticeRecipients; for a deletion, read before it: team.Notice.Recipients), the actor
+// among them included, and to the member it concerns (team.Notice.Concerned), each in their own
 // language, naming the application, what changed, who (the address the team sees for them,
 // masked as the person's notices mask an address: oauth.MaskEmail) and when, and linking the
 // application's portal page; never a secret or a new value. At most team.DefaultNotices per
-// application an hour (rule), the last one saying so. Like securityNotices, it runs after
-// the change committed, in the background: a slow or failing mail server never delays or
-// fails the developer's request; a failure is logged.
+// application an hour (rule), the last one saying so; the ownership moving has a budget of its
+// own and a deletion none (take), and the member concerned is told under one of their own
+// (team.DefaultConcernedNotices). Like securityNotices, it runs after the change committed, in
+// the background: a slow or failing mail server never delays or fails the developer's request;
+// a failure is logged.
 type appNotices struct {
 	db      *store.DB
 	mail    mail.Sender
 	log     *slog.Logger
 	limiter *ratelimit.Limiter
-	rule    ratelimit.Rule
-	baseURL string
+	// rule, ownerRule and concernedRule default to team.DefaultNotices,
+	// team.DefaultOwnerNotices and team.DefaultConcernedNotices.
+	rule, ownerRule, concernedRule ratelimit.Rule
+	baseURL                        string
 }
 
 func (n *appNotices) send(ctx context.Context, notice team.Notice) {
@@ -41,51 +49,73 @@ func (n *appNotices) send(ctx context.Context, notice team.Notice) {
 	}()
 }
 
+// take counts notice against its budget: the ownership moving has one of its own
+// (team.DefaultOwnerNotices), a deletion none (it comes once per application), the others
+// share the application's (team.DefaultNotices).
+func (n *appNotices) take(ctx context.Context, notice team.Notice) (send, last bool, err error) {
+	switch notice.Event {
+	case team.DeletionBegun:
+		return true, false, nil
+	case team.OwnerChanged:
+		return team.TakeNotice(ctx, n.limiter, n.ownerRule.Or(team.DefaultOwnerNotices), notice.ApplicationID)
+	}
+	return team.TakeNotice(ctx, n.limiter, n.rule, notice.ApplicationID)
+}
+
 func (n *appNotices) deliver(ctx context.Context, notice team.Notice) {
 	fail := func(what string, err error) {
 		n.log.WarnContext(ctx, "application notice: "+what, "event", notice.Event, "err", err)
 	}
-	ok, last, err := team.TakeNotice(ctx, n.limiter, n.rule, notice.ApplicationID)
+	send, last, err := n.take(ctx, notice)
 	if err != nil {
 		fail("counting", err)
 		return
 	}
-	if !ok {
+	if !send && notice.Concerned == "" {
 		return // the application's notices of this hour are spent; its activity log has the change
 	}
-	app, err := n.db.Application.Get(ctx, notice.ApplicationID)
-	if err != nil {
-		fail("reading the application", err)
-		return
+	// A deletion carries what it needs: the application and its team may be gone.
+	app := &ent.Application{ID: notice.ApplicationID, Name: notice.AppName}
+	to := notice.Recipients
+	if notice.Event != team.DeletionBegun {
+		if app, err = n.db.Application.Get(ctx, notice.ApplicationID); err != nil {
+			fail("reading the application", err)
+			return
+		}
+		if to, err = team.NoticeRecipients(ctx, n.db.Client, app); err != nil {
+			fail("reading the team", err)
+			return
+		}
 	}
-	to, err := team.NoticeRecipients(ctx, n.db.Client, app)
-	if err != nil {
-		fail("reading the team", err)
-		return
-	}
-	mask := func(uid string) (string, bool) {
-		addr, err := team.TeamAddress(ctx, n.db.Client, app, uid)
-		if err != nil {
-			fail("reading a member", err)
-			return "", false
+	mask := func(uid, carried string) (string, bool) {
+		addr := carried
+		if addr == "" && notice.Event != team.DeletionBegun {
+			if addr, err = team.TeamAddress(ctx, n.db.Client, app, uid); err != nil {
+				fail("reading a member", err)
+				return "", false
+			}
 		}
 		if addr == "" {
 			return "", true
 		}
 		return oauth.MaskEmail(addr), true
 	}
-	actor, ok := mask(notice.ActorID)
+	actor, ok := mask(notice.ActorID, notice.ActorAddress)
 	if !ok {
 		return
 	}
 	about := ""
 	if notice.MemberID != "" {
-		if about, ok = mask(notice.MemberID); !ok {
+		if about, ok = mask(notice.MemberID, notice.MemberAddress); !ok {
 			return
 		}
 	}
 	base := strings.TrimRight(n.baseURL, "/")
-	for _, r := range to {
+	link := base + "/portal/apps/" + app.ID
+	if notice.Event == team.DeletionBegun {
+		link = base + "/portal/apps"
+	}
+	compose := func(r team.Recipient, link string, last, concerned bool) {
 		// The actor's request caused the change: their language, else the request's; the
 		// others' language, else English.
 		lctx := context.Background()
@@ -94,7 +124,7 @@ func (n *appNotices) deliver(ctx context.Context, notice team.Notice) {
 		}
 		m, ok := mail.AppSecurityNotice(i18n.ForPerson(lctx, r.Language), r.Email, mail.AppNotice{
 			Event: string(notice.Event), App: app.Name, Actor: actor, About: about, Role: string(notice.Role),
-			Settings: notice.Settings, When: notice.At, Link: base + "/portal/apps/" + app.ID, Last: last})
+			Settings: notice.Settings, When: notice.At, Link: link, Last: last, Concerned: concerned})
 		if !ok {
 			n.log.WarnContext(ctx, "application notice: unknown event", "event", notice.Event)
 			return
@@ -103,4 +133,38 @@ func (n *appNotices) deliver(ctx context.Context, notice team.Notice) {
 			fail("not sent", err)
 		}
 	}
+	told := false
+	if send {
+		for _, r := range to {
+			concerned := r.UserID == notice.Concerned
+			compose(r, link, last, concerned)
+			told = told || concerned
+		}
+	}
+	if notice.Concerned == "" || told {
+		return
+	}
+	// The member the change is about, not (or no longer) among the owner and admins, or past
+	// their budget: told under a budget of their own for this application, at their primary
+	// address. A member removed no longer opens the application: the link is the portal's.
+	if n.limiter != nil {
+		if err := n.limiter.Take(ctx, n.concernedRule.Or(team.DefaultConcernedNotices), notice.ApplicationID+":"+notice.Concerned); err != nil {
+			if !apperr.Is(err, apperr.RateLimited) {
+				fail("counting", err)
+			}
+			return
+		}
+	}
+	u, err := n.db.User.Get(ctx, notice.Concerned)
+	if store.NotFound(err) {
+		return // their account closed meanwhile
+	}
+	if err != nil {
+		fail("reading the member", err)
+		return
+	}
+	if notice.Event == team.MemberRemovedFromTeam {
+		link = base + "/portal/apps"
+	}
+	compose(team.Recipient{UserID: u.ID, Email: u.Email, Language: u.Language}, link, false, true)
 }

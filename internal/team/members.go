@@ -796,7 +796,8 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 		// application to, so it leaves that transfer alone: before, an admin (whom
 		// CancelTransfer refuses, forbidden) ended the owner's transfer by giving the member
 		// their own role again, leaving the team as it was.
-		changed := Role(m.Role) != role
+		was := m.Role
+		changed := Role(was) != role
 		if m, err = tx.AppMember.UpdateOne(m).SetRole(appmember.Role(role)).SetUpdatedAt(now).Save(ctx); err != nil {
 			return err
 		}
@@ -813,6 +814,10 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 				return err
 			}
 			notice = &Notice{Event: MemberRoleChanged, ApplicationID: app.ID, ActorID: uid, MemberID: userID, Role: role, At: now}
+			if Role(was) == Admin {
+				// No longer among those told: told of their demotion themselves.
+				notice.Concerned = userID
+			}
 		}
 		u, err := tx.User.Get(ctx, userID)
 		if err != nil {
@@ -846,12 +851,14 @@ func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 		return s.Leave(ctx, appID)
 	}
 	now := s.now()
-	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+	var notice Notice
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, _, err := AuthorizeTakingAwayTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
 		if err != nil {
 			return err
 		}
-		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
+		actor, err := auth.RequireRecentSignIn(ctx, now)
+		if err != nil {
 			return err
 		}
 		if userID == app.OwnerID {
@@ -876,9 +883,17 @@ func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 		if err := dropTransferTo(ctx, tx, app, userID); err != nil {
 			return err
 		}
+		// The member is off the team when the notice is mailed: the address it knew them by
+		// is read now.
+		notice = Notice{Event: MemberRemovedFromTeam, ApplicationID: app.ID, ActorID: actor, MemberID: userID,
+			MemberAddress: m.Email, Concerned: userID, At: now}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberRemoved, Actor: activity.ByDeveloper,
 			ApplicationID: app.ID, At: now})
 	})
+	if err == nil {
+		s.notify(ctx, notice)
+	}
+	return err
 }
 
 // dropTransferTo cancels a pending transfer to userID, who is leaving the team or whose role
@@ -901,7 +916,8 @@ func (s *Service) Leave(ctx context.Context, appID string) error {
 		return err
 	}
 	now := s.now()
-	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+	var notice Notice
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, role, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ReadApp)
 		if err != nil {
 			return err
@@ -925,9 +941,15 @@ func (s *Service) Leave(ctx context.Context, appID string) error {
 		if err := dropTransferTo(ctx, tx, app, uid); err != nil {
 			return err
 		}
+		notice = Notice{Event: MemberLeftTeam, ApplicationID: app.ID, ActorID: uid, MemberID: uid,
+			ActorAddress: m.Email, MemberAddress: m.Email, At: now}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberLeft, Actor: activity.ByPerson,
 			UserID: uid, ApplicationID: app.ID, At: now})
 	})
+	if err == nil {
+		s.notify(ctx, notice)
+	}
+	return err
 }
 
 // PendingTransfer is appID's pending ownership transfer, nil when none (any member).
@@ -961,12 +983,14 @@ func (s *Service) transferOf(ctx context.Context, c *ent.Client, app *ent.Applic
 func (s *Service) ProposeTransfer(ctx context.Context, appID, userID string) (*Transfer, error) {
 	now := s.now()
 	var out *Transfer
+	var notice Notice
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, TransferApp)
 		if err != nil {
 			return err
 		}
-		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
+		uid, err := auth.RequireRecentSignIn(ctx, now)
+		if err != nil {
 			return err
 		}
 		if userID == app.OwnerID {
@@ -987,9 +1011,13 @@ func (s *Service) ProposeTransfer(ctx context.Context, appID, userID string) (*T
 			return err
 		}
 		out = &Transfer{ToUserID: userID, ToEmail: m.Email, ExpiresAt: exp}
+		notice = Notice{Event: TransferProposed, ApplicationID: app.ID, ActorID: uid, MemberID: userID, Concerned: userID, At: now}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.OwnershipTransferProposed, Actor: activity.ByDeveloper,
 			ApplicationID: app.ID, At: now})
 	})
+	if err == nil {
+		s.notify(ctx, notice)
+	}
 	return out, err
 }
 
@@ -1001,7 +1029,8 @@ func (s *Service) CancelTransfer(ctx context.Context, appID string) error {
 		return err
 	}
 	now := s.now()
-	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+	var notice Notice
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, role, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ReadApp)
 		if err != nil {
 			return err
@@ -1016,12 +1045,18 @@ func (s *Service) CancelTransfer(ctx context.Context, appID string) error {
 		if err := TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
 			return err
 		}
+		to := *app.TransferTo
 		if err := tx.Application.UpdateOne(app).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx); err != nil {
 			return err
 		}
+		notice = Notice{Event: TransferCancelled, ApplicationID: app.ID, ActorID: uid, MemberID: to, Concerned: to, At: now}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.OwnershipTransferCancelled, Actor: activity.ByDeveloper,
 			ApplicationID: app.ID, At: now})
 	})
+	if err == nil {
+		s.notify(ctx, notice)
+	}
+	return err
 }
 
 // AcceptTransfer makes the signed-in member, to whom the owner proposed appID, its owner; the

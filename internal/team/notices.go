@@ -33,8 +33,26 @@ const (
 	OwnerChanged NoticeEvent = "app_owner"
 	// MemberJoinedTeam: a person accepted an invitation (Accept) with Notice.Role.
 	MemberJoinedTeam NoticeEvent = "app_member_joined"
-	// MemberRoleChanged: a member's role was changed to Notice.Role (ChangeRole).
+	// MemberRoleChanged: a member's role was changed to Notice.Role (ChangeRole). An admin
+	// demoted is Concerned: the notices of the application stop reaching them.
 	MemberRoleChanged NoticeEvent = "app_member_role"
+	// MemberRemovedFromTeam: the owner or an admin took a member off the team (Remove); the
+	// member is Concerned: they lose access, and are told who removed them.
+	MemberRemovedFromTeam NoticeEvent = "app_member_removed"
+	// MemberLeftTeam: a member left the team (Leave); they are the actor and the member.
+	MemberLeftTeam NoticeEvent = "app_member_left"
+	// TransferProposed: the owner proposed the ownership to a member (ProposeTransfer), who is
+	// Concerned: they have TransferTTL to accept or decline.
+	TransferProposed NoticeEvent = "app_transfer_proposed"
+	// TransferCancelled: the owner cancelled, or the member declined, the pending transfer
+	// (CancelTransfer); the member it was proposed to is Concerned.
+	TransferCancelled NoticeEvent = "app_transfer_cancelled"
+	// DeletionBegun: the owner began deleting the application (portal.DeleteApplication):
+	// told once, when it is first marked as being deleted. The application and its team may
+	// be gone when it is mailed: it carries what the mail needs (Notice.AppName, Recipients,
+	// ActorAddress). It counts against no budget: it comes once per application, and a thief
+	// who spent the application's notices must not delete it unnoticed.
+	DeletionBegun NoticeEvent = "app_deleting"
 )
 
 // Notice is a security notice of an application, given to Notify once its change committed.
@@ -53,6 +71,19 @@ type Notice struct {
 	// Settings are the settings RedirectsChanged changed ("redirect_uris"), never their values.
 	Settings []string
 	At       time.Time
+	// Concerned is a person told besides the owner and admins, at their primary address: the
+	// member removed, the admin demoted, the member a transfer was proposed to. Not among the
+	// owner and admins (or when their notices of the hour are spent), they are told under a
+	// budget of their own (DefaultConcernedNotices).
+	Concerned string
+	// ActorAddress and MemberAddress are the addresses the team saw for the actor and the
+	// member, read before the change when it takes them off the team (or the team away):
+	// TeamAddress finds them no more when the notice is mailed. Empty: read then.
+	ActorAddress, MemberAddress string
+	// AppName and Recipients, for DeletionBegun, are the application's name and its owner and
+	// admins, read before the deletion: the application may be gone when it is mailed.
+	AppName    string
+	Recipients []Recipient
 }
 
 // DefaultNotices bounds the security notices of one application: only its team makes the
@@ -60,6 +91,19 @@ type Notice struct {
 // in a loop would otherwise mail the owner and every admin for each. The last notice of the
 // window says so (TakeNotice); the changes after it are in the application's activity log.
 var DefaultNotices = ratelimit.Rule{Name: "app-notices", N: 10, Window: time.Hour}
+
+// DefaultOwnerNotices bounds the notices of an application's ownership moving (OwnerChanged),
+// apart from DefaultNotices: a thief who spent that budget (ten redirect changes) could
+// otherwise take the application over unnoticed. Each move needs the owner's proposal and the
+// new owner's recent sign-in, so three an hour is more than people make.
+var DefaultOwnerNotices = ratelimit.Rule{Name: "app-owner-notices", N: 3, Window: time.Hour}
+
+// DefaultConcernedNotices bounds the notices one person receives as the Concerned of an
+// application's changes (removed, demoted, proposed the ownership), keyed on the application
+// and the person, apart from the application's budgets: a thief who spent those could
+// otherwise remove or demote its admins unnoticed; an admin demoting and promoting a member
+// in a loop mails them at most this.
+var DefaultConcernedNotices = ratelimit.Rule{Name: "app-concerned-notices", N: 3, Window: time.Hour}
 
 // TakeNotice counts one notice of appID under rule (default DefaultNotices): send is false
 // past the limit, last true for exactly one of the notices it lets through in a window, the
