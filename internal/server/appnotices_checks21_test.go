@@ -175,10 +175,11 @@ func TestApplicationSecurityNotices(t *testing.T) {
 		e.checkAppNotice(e.waitNotice(olga, appNoticeSubject("fr", "app_owner")), "fr", app.ID, "Acme Notes", []string{mAdam}, full)
 		e.checkAppNotice(e.waitNotice(adam, appNoticeSubject("en", "app_owner")), "en", app.ID, "Acme Notes", []string{mAdam}, full)
 
-		// Eight changes, each told once to the owner and the admin; none to the developer.
+		// Nine changes (the transfer's proposal is told too), each told once to
+		// the owner and the admin; none to the developer.
 		got := e.countAppNotices(olga, adam, dina)
-		if got[olga] != 8 || got[adam] != 8 || got[dina] != 0 {
-			t.Errorf("application notices %v, want 8 to %s and %s, none to %s: %v", got, olga, adam, dina, e.subjects())
+		if got[olga] != 9 || got[adam] != 9 || got[dina] != 0 {
+			t.Errorf("application notices %v, want 9 to %s and %s, none to %s: %v", got, olga, adam, dina, e.subjects())
 		}
 	})
 }
