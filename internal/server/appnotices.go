@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"loginsign/ent"
-	"loginsign/internal/apperr"
 	"loginsign/internal/i18n"
 	"loginsign/internal/mail"
 	"loginsign/internal/oauth"
@@ -147,13 +146,14 @@ func (n *appNotices) deliver(ctx context.Context, notice team.Notice) {
 	// The member the change is about, not (or no longer) among the owner and admins, or past
 	// their budget: told under a budget of their own for this application, at their primary
 	// address. A member removed no longer opens the application: the link is the portal's.
-	if n.limiter != nil {
-		if err := n.limiter.Take(ctx, n.concernedRule.Or(team.DefaultConcernedNotices), notice.ApplicationID+":"+notice.Concerned); err != nil {
-			if !apperr.Is(err, apperr.RateLimited) {
-				fail("counting", err)
-			}
-			return
-		}
+	// Counted as the application's are (team.TakeNotice: a store that cannot count lets it go).
+	ok, _, err = team.TakeNotice(ctx, n.limiter, n.concernedRule.Or(team.DefaultConcernedNotices), notice.ApplicationID+":"+notice.Concerned)
+	if err != nil {
+		fail("counting", err)
+		return
+	}
+	if !ok {
+		return
 	}
 	u, err := n.db.User.Get(ctx, notice.Concerned)
 	if store.NotFound(err) {
