@@ -73,8 +73,8 @@ type Service struct {
 	BaseURL string
 	Invites ratelimit.Rule
 	// Notify, when set, is given the security notice of a change to an application's secrets,
-	// redirects or team once it has committed (team.Notice), here and in Team; it must not hold
-	// the request up (the server mails in the background).
+	// redirects or team, or of its deletion begun, once it has committed (team.Notice), here and
+	// in Team; it must not hold the request up (the server mails in the background).
 	Notify func(ctx context.Context, n team.Notice)
 	Now    func() time.Time
 }

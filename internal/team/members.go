@@ -94,8 +94,9 @@ type Service struct {
 	// of theirs and filled the next: each account held up to MaxOwnedApplications totals.
 	OwnerTotals func(ctx context.Context, tx *ent.Tx, app *ent.Application, newOwner string) error
 	// Notify, when set, is given the security notice of a change to the team once it has
-	// committed (Notice: a member joined, a role changed, the ownership transferred); it must
-	// not hold the request up (the server mails in the background).
+	// committed (Notice: a member joined, left or was removed, a role changed, the ownership
+	// proposed, withdrawn or transferred); it must not hold the request up (the server mails
+	// in the background).
 	Notify func(ctx context.Context, n Notice)
 	Now    func() time.Time
 }
