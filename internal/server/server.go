@@ -38,6 +38,7 @@ import (
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
+	"loginsign/internal/kv/embedded"
 	"loginsign/internal/licenses"
 	"loginsign/internal/mail"
 	"loginsign/internal/mfa"
@@ -501,6 +502,22 @@ func (s *Server) initMetrics() {
 		}
 		return float64(used) / float64(size)
 	}))
+	if s.kv.Embedded {
+		// How full the embedded store is, and its rate-limit counters' half: past 1 the counters
+		// refuse new ones and the routes needing one answer 503 (alert at 0.8; docs/operations.md).
+		for _, g := range []struct {
+			name, help string
+			value      func(embedded.Usage) float64
+		}{
+			{"loginsign_kv_used_ratio", "The embedded store's keys or estimated bytes over their bound, the larger.",
+				func(u embedded.Usage) float64 { return u.Store }},
+			{"loginsign_kv_counters_used_ratio", "The embedded store's rate-limit counters over their half of its bounds, the larger.",
+				func(u embedded.Usage) float64 { return u.Capped }},
+		} {
+			s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help},
+				func() float64 { return g.value(s.kv.Engine.Usage()) }))
+		}
+	}
 }
 
 // registerBatches exposes a group-commit queue's counters (package groupcommit) under the

@@ -333,6 +333,24 @@ func (s *Store) Sweep() int {
 	return n
 }
 
+// Usage is how full the store is against its bounds, each a fraction (1 is full): Store of
+// MaxKeys and MaxBytes, the larger; Capped, the Capped keys' of their half of each, the larger.
+// Expired keys not yet swept count, as they do for the bounds.
+type Usage struct {
+	Store, Capped float64
+}
+
+// Usage reports how full the store and its Capped keys are (Usage).
+func (s *Store) Usage() Usage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys, bytes := float64(s.opt.MaxKeys), float64(s.opt.MaxBytes)
+	return Usage{
+		Store:  max(float64(len(s.m))/keys, float64(s.bytes)/bytes),
+		Capped: max(float64(s.cappedKeys)/float64(max(s.opt.MaxKeys/2, 1)), float64(s.cappedBytes)/float64(max(s.opt.MaxBytes/2, 1))),
+	}
+}
+
 // Len is the number of keys held (expired ones not yet swept included).
 func (s *Store) Len() int {
 	s.mu.Lock()
