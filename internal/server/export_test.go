@@ -240,7 +240,7 @@ func testDataExport(t *testing.T, dbURL string) {
 		t.Errorf("%d data_exported events, want 1", n)
 	}
 	announced := false
-	for range 8 { // the invitation mails come first
+	for range 20 { // the invitation mails come first, and the applications' security notices of the joins and the transfer
 		m := e.smtp.Next(t, 10*time.Second)
 		if strings.Contains(m.Text, "copy of everything LoginSign holds") {
 			if len(m.To) != 1 || m.To[0] != "ann@example.com" {
