@@ -24,6 +24,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/text/unicode/norm"
 
 	"loginsign/ent"
 	entpasskey "loginsign/ent/passkey"
@@ -721,9 +722,13 @@ func (s *Service) FinishConfirmation(ctx context.Context, response string) (stri
 // checkName is name as stored: trimmed, in NFC, "Passkey" when empty. It is one line the
 // person reads in the dashboard, the activity log and the security notices, under the rule of
 // a person's name (profile.CleanName): no control character (NUL, newline), no bidirectional
-// override that shows the rest reversed, no invisible name; at most maxName characters.
+// override that shows the rest reversed, no invisible name; at most maxName characters,
+// counted as stored, in NFC: a few characters become two in NFC (U+0958 and the other
+// composition exclusions), so a name counted before it passed with up to twice maxName and
+// the schema's bound refused it as an internal error, after a registration had spent the
+// person's code.
 func checkName(name string) (string, error) {
-	if utf8.RuneCountInString(strings.TrimSpace(name)) > maxName {
+	if utf8.RuneCountInString(norm.NFC.String(strings.TrimSpace(name))) > maxName {
 		return "", apperr.New(apperr.Invalid, "a passkey name has at most %d characters", maxName)
 	}
 	name, err := profile.CleanName(name)
