@@ -27,8 +27,8 @@ func TestAPasskeyNameLongerThan64CharactersInNFCIsRefusedNotAnInternalError(t *t
 			t.Fatal(err)
 		}
 		long := strings.Repeat("\u0958", 64)
-		if got, err := e.s.Rename(e.ctx, k.ID, long); !apperr.Is(err, apperr.Invalid) {
-			t.Errorf("renaming a passkey to 64 × U+0958 (128 characters in NFC): %v, %v; want Invalid", got, err)
+		if got, err := e.s.Rename(e.ctx, k.ID, long); !apperr.Is(err, apperr.Invalid) || apperr.As(err).Reason != "invalid_name" {
+			t.Errorf("renaming a passkey to 64 × U+0958 (128 characters in NFC): %v, %v; want Invalid, invalid_name", got, err)
 		}
 		options, err := e.s.BeginRegistration(e.ctx)
 		if err != nil {

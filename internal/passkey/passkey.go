@@ -729,7 +729,7 @@ func (s *Service) FinishConfirmation(ctx context.Context, response string) (stri
 // person's code.
 func checkName(name string) (string, error) {
 	if utf8.RuneCountInString(norm.NFC.String(strings.TrimSpace(name))) > maxName {
-		return "", apperr.New(apperr.Invalid, "a passkey name has at most %d characters", maxName)
+		return "", apperr.WithReason(apperr.Invalid, "invalid_name", "a passkey name has at most %d characters", maxName)
 	}
 	name, err := profile.CleanName(name)
 	if err != nil {
