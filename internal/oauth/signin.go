@@ -91,15 +91,24 @@ func (s *Service) LoginHint(ctx context.Context, f *Flow, userID, browser string
 	if hint == "" {
 		return ""
 	}
-	if _, err := identity.NormalizeEmail(hint); err != nil {
+	addr, err := identity.NormalizeEmail(hint)
+	if err != nil {
 		return ""
 	}
 	if n, err := s.browserSignOuts(ctx, ids.Hash(browser)); err != nil || n != f.BrowserOuts {
 		return ""
 	}
 	if userID != "" {
-		u, err := s.Identity.AccountByAddress(ctx, hint)
-		if err != nil || u.ID != userID {
+		// The signed-in account's addresses are read and the hint compared with them here:
+		// the database is never asked about the address the application chose. A lookup by
+		// address found another account's or nobody's a few microseconds apart, which anyone
+		// signed in to an account of their own could time with login_hints of their choosing.
+		u, err := s.Identity.User(ctx, userID)
+		if err != nil {
+			return ""
+		}
+		addrs, err := s.Identity.VerifiedAddresses(ctx, u)
+		if err != nil || !slices.Contains(addrs, addr) {
 			return ""
 		}
 	}
