@@ -352,12 +352,14 @@ func ParseScopes(scope string) ([]string, *Error) {
 func scopeRank(s string) int { return slices.Index(defaultScopes, s) }
 
 // validChallenge reports whether c is an S256 code challenge: BASE64URL(SHA256(verifier)),
-// 43 characters without padding.
+// 43 characters without padding. Strict: a last character with its two unused bits set
+// decodes to 32 bytes too, but no verifier's S256 is that string, so the code it was sent
+// for could never be redeemed.
 func validChallenge(c string) bool {
 	if len(c) != 43 {
 		return false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
 	return err == nil && len(b) == sha256.Size
 }
 
