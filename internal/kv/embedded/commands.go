@@ -337,14 +337,18 @@ func tooLong(a [][]byte) error {
 // past MaxBytes with nothing to evict does (a Redis past its maxmemory too): the store is out
 // of room for it, an outage to apperr.DependencyDown (503 with Retry-After), not a bug (500).
 func tooBig(key string, e *entry, names [][]byte, step int) error {
-	size := int64(keyOverhead + len(key))
+	kind := kindSet
+	if step == 2 {
+		kind = kindHash
+	}
+	size := kindOverhead(kind) + int64(len(key))
 	var set map[string]struct{}
 	var hash map[string][]byte
 	if e != nil {
 		size, set, hash = e.size, e.set, e.hash
 	}
 	count := uint64(len(set) + len(hash))
-	if count+uint64(len(names)/step) <= limitMembers && size+int64(len(names))*memberOverhead+argBytes(names) <= limitRecord {
+	if count+uint64(len(names)/step) <= limitMembers && size+int64(len(names))*maxMemberOverhead+argBytes(names) <= limitRecord {
 		return nil // the usual case: it fits even if every name is new
 	}
 	final := make(map[string][]byte, len(names)/step)
@@ -362,8 +366,8 @@ func tooBig(key string, e *entry, names [][]byte, step int) error {
 		}
 		size += int64(len(v) - len(old))
 		if !had {
+			size += memberOverhead(kind, int(count)) + int64(len(m))
 			count++
-			size += int64(memberOverhead + len(m))
 		}
 	}
 	if count > limitMembers || size > limitRecord {
@@ -579,7 +583,8 @@ func (s *Store) setCommand(name string, a [][]byte) any {
 			if _, has := e.set[string(m)]; has {
 				continue
 			}
-			if err := s.room(0, int64(memberOverhead+len(m))); err != nil {
+			cost := memberOverhead(kindSet, len(e.set)) + int64(len(m))
+			if err := s.room(0, cost); err != nil {
 				s.touchDelta(key, added...)
 				return err
 			}
@@ -589,7 +594,7 @@ func (s *Store) setCommand(name string, a [][]byte) any {
 			}
 			s.saveMember(e, string(m))
 			e.set[string(m)] = struct{}{}
-			s.resized(e, int64(memberOverhead+len(m)))
+			s.resized(e, cost)
 			added = append(added, m)
 		}
 		s.touchDelta(key, added...)
@@ -604,7 +609,7 @@ func (s *Store) setCommand(name string, a [][]byte) any {
 			if _, has := e.set[string(m)]; has {
 				s.saveMember(e, string(m))
 				delete(e.set, string(m))
-				s.resized(e, -int64(memberOverhead+len(m)))
+				s.resized(e, -(memberOverhead(kindSet, len(e.set)) + int64(len(m))))
 				n++
 			}
 		}
@@ -664,7 +669,7 @@ func (s *Store) hashCommand(name string, a [][]byte) any {
 			old, has := e.hash[f]
 			delta := int64(len(v) - len(old))
 			if !has {
-				delta += int64(memberOverhead + len(f))
+				delta += memberOverhead(kindHash, len(e.hash)) + int64(len(f))
 			}
 			if err := s.room(0, delta); err != nil {
 				return err
@@ -717,7 +722,7 @@ func (s *Store) hashCommand(name string, a [][]byte) any {
 			if v, has := e.hash[string(f)]; has {
 				s.saveMember(e, string(f))
 				delete(e.hash, string(f))
-				s.resized(e, -int64(memberOverhead+len(f)+len(v)))
+				s.resized(e, -(memberOverhead(kindHash, len(e.hash)) + int64(len(f)+len(v))))
 				n++
 			}
 		}

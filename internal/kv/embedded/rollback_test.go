@@ -150,7 +150,7 @@ func TestLogWriteFailureLeavesMemoryAsItWas(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			open := func(path string) *Store {
-				s, err := Open(Options{Path: path, MaxKeys: 8, MaxBytes: 4096, Keep: []string{"rl:"},
+				s, err := Open(Options{Path: path, MaxKeys: 8, MaxBytes: 5632, Keep: []string{"rl:"},
 					Now: func() time.Time { return at }, SweepEvery: time.Hour, Log: quiet})
 				if err != nil {
 					t.Fatal(err)
@@ -284,7 +284,7 @@ func TestLogWriteFailureRollbackRandomWrites(t *testing.T) {
 // or SADD of several that ran out after some of its fields or members, and the keys it
 // evicted on the way, are as before, in memory and after a restart; nothing of it is logged.
 func TestACommandOutOfRoomChangesNothing(t *testing.T) {
-	big := strings.Repeat("x", 300)
+	big := strings.Repeat("x", 1000)
 	for _, tc := range []struct {
 		name string
 		cmd  []string
@@ -296,13 +296,17 @@ func TestACommandOutOfRoomChangesNothing(t *testing.T) {
 	} {
 		for _, logged := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s, logged %v", tc.name, logged), func(t *testing.T) {
-				opts := Options{MaxBytes: 400, Log: quiet}
+				opts := Options{MaxBytes: 1536, Log: quiet}
 				if logged {
 					opts.Path = filepath.Join(t.TempDir(), "kv.aof")
 				}
 				s := mustOpen(t, opts)
-				do(s, "HSET", "old-hash", "f0", "v")
-				do(s, "SET", "evictable", "v", "EX", "100")
+				if r := do(s, "HSET", "old-hash", "f0", "v"); r != any(int64(1)) {
+					t.Fatalf("HSET old-hash: %v", r)
+				}
+				if r := do(s, "SET", "evictable", "v", "EX", "100"); r != any(ok) {
+					t.Fatalf("SET evictable: %v", r)
+				}
 				before := memory(t, s)
 				if r := do(s, tc.cmd...); r != any(ErrFull) {
 					t.Fatalf("%q = %v, want ErrFull", tc.cmd, r)

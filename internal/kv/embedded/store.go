@@ -134,11 +134,66 @@ type entry struct {
 	capped bool
 }
 
-// overhead is the estimated fixed cost of a key and of a set member or hash field.
+// The estimated memory of a key besides the bytes of its key, value, members and fields: what
+// MaxBytes bounds. They are the process's heap per key, measured by BenchmarkMemoryPerKey
+// (memory_checks23_test.go: Go 1.27 on amd64, runtime.MemStats.HeapInuse after a full GC
+// before and after writing 10 k and 1 M keys of each kind LoginSign keeps, written as it writes
+// them) and rounded up, so that the heap a full store takes stays within about 1.2 times
+// MaxBytes (TestAFullStoresHeapStaysNearMaxBytes). Of a string key's 250, the live objects are
+// about 195: the entry (112), its slot in the key map (a Go map's slots are 25 bytes, 44 to 88
+// percent full), its place in the expiry heap (16 bytes, 25 percent spare), and the rounding
+// of its key and value up to Go's size classes; the rest is the holes that garbage freed
+// between the keys' objects leaves in the heap's spans. A set or hash adds its map: a header
+// of 48 bytes and a first group of 8 slots (144 and 352 bytes), where its first 8 members
+// sit; each member past them takes its share of the larger tables (a set's slot is 17
+// bytes, a hash's 41, at the same fill) and, for a hash, its value's rounding. Before, a key
+// was 96 and a member 48, and a full store's heap was 1.5 to 2.7 times MaxBytes (counters
+// and small sets the most). The log's buffers are not counted: one commit's frame and, while
+// compacting, a 1 MiB writer and the keys' names (16 bytes a key).
 const (
-	keyOverhead    = 96
-	memberOverhead = 48
+	keyOverhead  = 250 // a string
+	setOverhead  = 600 // a set (with its first 8 members' slots)
+	hashOverhead = 680 // a hash (with its first 8 fields' slots)
+	// smallMembers are the members whose slots are in setOverhead and hashOverhead; each
+	// costs smallMemberOverhead, each past them setMemberOverhead or hashFieldOverhead.
+	smallMembers        = 8
+	smallMemberOverhead = 16
+	setMemberOverhead   = 80
+	hashFieldOverhead   = 120
+	// maxMemberOverhead is the most a member or field costs besides its bytes.
+	maxMemberOverhead = hashFieldOverhead
 )
+
+// kindOverhead is the estimated memory of a key of kind besides its key's and value's bytes
+// and its members.
+func kindOverhead(kind byte) int64 {
+	switch kind {
+	case kindSet:
+		return setOverhead
+	case kindHash:
+		return hashOverhead
+	}
+	return keyOverhead
+}
+
+// memberOverhead is the estimated memory of the member or field a set or hash (kind) holding
+// n others adds besides its bytes; taking one out of a set or hash of n+1 frees as much.
+func memberOverhead(kind byte, n int) int64 {
+	switch {
+	case n < smallMembers:
+		return smallMemberOverhead
+	case kind == kindSet:
+		return setMemberOverhead
+	}
+	return hashFieldOverhead
+}
+
+// membersOverhead is the estimated memory of the n members of a set or hash (kind) besides
+// their bytes: the sum of memberOverhead(kind, i) for i below n.
+func membersOverhead(kind byte, n int) int64 {
+	small := min(n, smallMembers)
+	return int64(small)*smallMemberOverhead + int64(n-small)*memberOverhead(kind, smallMembers)
+}
 
 // The estimated length of a key's record in the log besides the key and its value's bytes
 // (record type, key length, kind, a deadline of 6 bytes, value length or member count), and
@@ -151,17 +206,17 @@ const (
 // recordSize estimates the length of e's record in the log, from its size: what compaction
 // would write for e.
 func (e *entry) recordSize() int64 {
-	members := int64(len(e.set) + len(e.hash))
-	return e.size - keyOverhead + keyRecord - members*(memberOverhead-memberRecord)
+	members := len(e.set) + len(e.hash)
+	return e.size - kindOverhead(e.kind) - membersOverhead(e.kind, members) + keyRecord + int64(members)*memberRecord
 }
 
 func (e *entry) measure() int64 {
-	n := int64(keyOverhead + len(e.key) + len(e.str))
+	n := kindOverhead(e.kind) + int64(len(e.key)+len(e.str)) + membersOverhead(e.kind, len(e.set)+len(e.hash))
 	for m := range e.set {
-		n += int64(memberOverhead + len(m))
+		n += int64(len(m))
 	}
 	for f, v := range e.hash {
-		n += int64(memberOverhead + len(f) + len(v))
+		n += int64(len(f) + len(v))
 	}
 	return n
 }
@@ -177,7 +232,7 @@ type Store struct {
 	bytes int64
 	// logBytes is the estimated length of the live keys' records in the log (entry.rec): what
 	// compaction would write, which the log's growth is measured against. Their memory (bytes)
-	// is two to four times that for the keys LoginSign keeps.
+	// is larger: the records carry none of the overheads of memory (keyOverhead).
 	logBytes int64
 	// cappedKeys and cappedBytes are the keys under a Capped prefix and their size, at most
 	// half of MaxKeys and MaxBytes (create).
@@ -438,14 +493,14 @@ func (s *Store) setExp(e *entry, exp int64) {
 func (s *Store) create(key string, kind byte) (*entry, error) {
 	capped := s.capped(key)
 	full := func() bool {
-		return s.cappedKeys >= s.opt.MaxKeys/2 || s.cappedBytes+int64(keyOverhead+len(key)) > s.opt.MaxBytes/2
+		return s.cappedKeys >= s.opt.MaxKeys/2 || s.cappedBytes+kindOverhead(kind)+int64(len(key)) > s.opt.MaxBytes/2
 	}
 	for capped && full() {
 		if !s.expireTop(&s.hk) {
 			return nil, ErrKeptFull
 		}
 	}
-	if err := s.room(1, int64(keyOverhead+len(key))); err != nil {
+	if err := s.room(1, kindOverhead(kind)+int64(len(key))); err != nil {
 		return nil, err
 	}
 	e := &entry{key: key, kind: kind, hidx: -1, kept: s.kept(key), first: s.evictFirst(key), capped: capped}
