@@ -257,13 +257,16 @@ func (c *Config) defineFlags(fs *flag.FlagSet, raw *configText, env func(k, def 
 }
 
 // parseBaseURL checks BaseURL is an http(s) origin and the main listen address is host:port.
+// The origin is kept as browsers serialise it, the host in lower case: it is the passkeys'
+// relying party id, which browsers refuse in upper case, and the issuer clients compare.
 func (c *Config) parseBaseURL(configText) error {
 	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return fmt.Errorf("LOGINSIGN_BASE_URL %q: want an origin such as https://login.example.com", c.BaseURL)
 	}
-	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	c.baseURL = u
+	c.baseURL = &url.URL{Scheme: u.Scheme, Host: strings.ToLower(u.Host)}
+	c.BaseURL = c.baseURL.String()
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("LOGINSIGN_ADDR %q: want host:port such as :8080", c.Addr)
 	}
