@@ -46,20 +46,44 @@ func (s *Service) takeDeliveryTargets(ctx context.Context, uid string, was []str
 			continue
 		}
 		had[t] = true
-		used := uid + " " + t
-		err := s.Limiter.Check(ctx, deliveryTargetUsed, used)
-		if apperr.Is(err, apperr.RateLimited) {
-			continue // used within the day
-		}
-		if err != nil {
+		if err := s.takeDeliveryTarget(ctx, uid, t); err != nil {
 			return err
 		}
-		if err := s.Limiter.Take(ctx, s.DeliveryTargets.Or(DefaultDeliveryTargets), uid); err != nil {
-			return err
-		}
-		if err := s.Limiter.Take(ctx, deliveryTargetUsed, used); err != nil && !apperr.Is(err, apperr.RateLimited) {
-			return err
-		}
+	}
+	return nil
+}
+
+// TakeDeliveryAddress counts against developer uid's DeliveryTargets budget the address
+// (ip:port) a test event or redelivery of theirs is about to connect to, once a day per
+// address, as takeDeliveryTargets counts the hosts of their URLs: RateLimited past it. The
+// URL's host was counted when the URL was saved, but a name counts once whatever it resolves
+// to, and one whose DNS the developer answers with a different address at each lookup
+// probed one port of any number of hosts within the budget of one (webhooks.Service,
+// DeliveryAddresses). A receiver behind a load balancer counts each of the addresses its
+// tests reach, a few. Nil Limiter: nothing is counted.
+func (s *Service) TakeDeliveryAddress(ctx context.Context, uid, address string) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	return s.takeDeliveryTarget(ctx, uid, "address "+address)
+}
+
+// takeDeliveryTarget counts target t (deliveryTarget's, or an address) against developer
+// uid's DeliveryTargets budget unless uid used it within the day.
+func (s *Service) takeDeliveryTarget(ctx context.Context, uid, t string) error {
+	used := uid + " " + t
+	err := s.Limiter.Check(ctx, deliveryTargetUsed, used)
+	if apperr.Is(err, apperr.RateLimited) {
+		return nil // used within the day
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.Limiter.Take(ctx, s.DeliveryTargets.Or(DefaultDeliveryTargets), uid); err != nil {
+		return err
+	}
+	if err := s.Limiter.Take(ctx, deliveryTargetUsed, used); err != nil && !apperr.Is(err, apperr.RateLimited) {
+		return err
 	}
 	return nil
 }

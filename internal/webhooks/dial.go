@@ -25,6 +25,27 @@ const maxAnswerHeaderBytes = 16 << 10
 // outbound requests may not reach outside dev mode.
 var ErrForbiddenTarget = fmt.Errorf("webhook target address is not allowed")
 
+// ErrAddressBudget is returned (wrapped) when a test event or redelivery would connect to a
+// receiver address new to its developer today past their budget of new delivery targets
+// (withAddressBudget).
+var ErrAddressBudget = errors.New("too many new receiver addresses today")
+
+// addressBudgetKey carries withAddressBudget's count in a context.
+type addressBudgetKey struct{}
+
+// withAddressBudget returns ctx in which the delivery dialer counts, with take, each public
+// address (ip:port) it is about to connect to for a receiver host name, and connects to none
+// that take refuses. A test event or a redelivery is sent when the developer says so, and its
+// answer tells whether something listens there: the URL's host is counted against the
+// developer's budget when the URL is saved (portal), but a name whose DNS the developer
+// answers differently at each lookup (rebinding from one public address to the next) counted
+// once, and one port of every host it named was probed. An address literal in the URL is
+// counted as the URL's host, and an address the dialer refuses anyway (not public) is not
+// counted: refused as it is refused otherwise, it tells nothing the log does not.
+func withAddressBudget(ctx context.Context, take func(ctx context.Context, address string) error) context.Context {
+	return context.WithValue(ctx, addressBudgetKey{}, take)
+}
+
 // Resolver looks up the addresses of a receiver's host name. *net.Resolver implements it;
 // tests give a fake one, which answers made-up names with the addresses they need.
 type Resolver interface {
@@ -103,8 +124,17 @@ func resolvingDial(d *net.Dialer, r Resolver) func(ctx context.Context, network,
 		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 			deadline = dl
 		}
+		take, _ := ctx.Value(addressBudgetKey{}).(func(context.Context, string) error)
 		var first error
 		for i, a := range addrs {
+			if take != nil {
+				if err := takeAddress(ctx, take, a, port, d.Control == nil); err != nil {
+					if first == nil {
+						first = err
+					}
+					break
+				}
+			}
 			part := time.Until(deadline) / time.Duration(len(addrs)-i)
 			actx, cancel := context.WithTimeout(ctx, max(part, min(2*time.Second, time.Until(deadline))))
 			c, err := d.DialContext(actx, network, net.JoinHostPort(a.String(), port))
@@ -121,6 +151,24 @@ func resolvingDial(d *net.Dialer, r Resolver) func(ctx context.Context, network,
 		}
 		return nil, first
 	}
+}
+
+// takeAddress counts address a and port with take (withAddressBudget) before the dialer
+// connects there: unless allowPrivate, only an address the dialer would connect to
+// (PublicAddr, not this host's). Refused, the error wraps ErrAddressBudget and take's.
+func takeAddress(ctx context.Context, take func(context.Context, string) error, a net.IPAddr, port string, allowPrivate bool) error {
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
+		return nil // the dialer refuses it
+	}
+	ip = ip.Unmap()
+	if !allowPrivate && (!PublicAddr(ip) || localAddr(ip)) {
+		return nil
+	}
+	if err := take(ctx, net.JoinHostPort(ip.String(), port)); err != nil {
+		return fmt.Errorf("%w: %w", ErrAddressBudget, err)
+	}
+	return nil
 }
 
 // refusePrivate is a net.Dialer Control hook: it runs with the resolved address just before

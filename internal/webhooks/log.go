@@ -13,6 +13,7 @@ import (
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/team"
@@ -31,6 +32,10 @@ type Service struct {
 	ManualSends             ratelimit.Rule
 	ManualSendsPerDeveloper ratelimit.Rule
 	Now                     func() time.Time
+	// DeliveryAddresses counts against developer uid's budget of new delivery targets
+	// (portal.Service.TakeDeliveryAddress) each receiver address a test event or redelivery
+	// of theirs is about to connect to (withAddressBudget); nil counts nothing.
+	DeliveryAddresses func(ctx context.Context, uid, address string) error
 	// Retention is how long a finished event (delivered, failed or disabled) stays in the
 	// delivery log with its attempts (Purge); zero means DefaultRetention.
 	Retention time.Duration
@@ -116,6 +121,34 @@ func (s *Service) manualSend(ctx context.Context, appID string) error {
 		return s.Limiter.Take(ctx, s.ManualSends.Or(DefaultManualSends), appID)
 	}
 	return nil
+}
+
+// manualContext returns ctx in which the attempt of a test event or redelivery counts the
+// receiver addresses it connects to against the signed-in developer's DeliveryAddresses
+// budget.
+func (s *Service) manualContext(ctx context.Context) context.Context {
+	if s.DeliveryAddresses == nil {
+		return ctx
+	}
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return ctx // manualSend refused it already
+	}
+	return withAddressBudget(ctx, func(ctx context.Context, address string) error {
+		return s.DeliveryAddresses(ctx, uid, address)
+	})
+}
+
+// hold keeps event id, just queued or made pending again inside tx, from the workers for a
+// lease, so that the caller's own attempt (Worker.deliverHeld), counted against the
+// developer's DeliveryAddresses budget, claims it before any worker does and sends it out of
+// reach of the budget. Should that claim fail, a worker sends it once the lease has passed.
+// Without a Worker it is left due now, for the workers.
+func (s *Service) hold(ctx context.Context, tx *ent.Tx, id string, now time.Time) error {
+	if s.Worker == nil {
+		return nil
+	}
+	return tx.WebhookEvent.UpdateOneID(id).SetNextAttemptAt(now.Add(s.Worker.cfg.Lease)).Exec(ctx)
 }
 
 // authorizeTx checks again, inside the transaction that queues a test event or redelivery,
@@ -301,13 +334,17 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 		if n == 0 {
 			return apperr.WithReason(apperr.Conflict, "delivery_in_progress", "the event is being delivered right now")
 		}
-		return nil
+		return s.hold(ctx, tx, ev.ID, now)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if s.Worker != nil {
-		s.Worker.Wake()
+		// Sent now, as a test event is: a worker's attempt would not count the addresses it
+		// connects to against the developer's budget (manualContext).
+		if _, err := s.Worker.deliverHeld(s.manualContext(ctx), eventID); err != nil {
+			s.Worker.cfg.Log.Error("webhooks: delivering a redelivery now; the worker will", "event", eventID, "err", err)
+		}
 	}
 	return s.event(ctx, appID, eventID)
 }
@@ -360,13 +397,16 @@ func (s *Service) Test(ctx context.Context, appID string) (*ent.WebhookEvent, er
 			}
 		}
 		ev, err = Enqueue(ctx, tx, app, TypePing, Ping{Type: TypePing, ApplicationID: app.ID, SentAt: Timestamp(now)}, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.hold(ctx, tx, ev.ID, now)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if s.Worker != nil {
-		if _, err := s.Worker.DeliverNow(ctx, ev.ID); err != nil {
+		if _, err := s.Worker.deliverHeld(s.manualContext(ctx), ev.ID); err != nil {
 			s.Worker.cfg.Log.Error("webhooks: delivering a test event now; the worker will", "event", ev.ID, "err", err)
 		}
 	}

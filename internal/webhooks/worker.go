@@ -31,6 +31,7 @@ import (
 	"loginsign/ent/application"
 	"loginsign/ent/predicate"
 	"loginsign/ent/webhookevent"
+	"loginsign/internal/apperr"
 	"loginsign/internal/groupcommit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
@@ -615,6 +616,25 @@ func (w *Worker) DeliverNow(ctx context.Context, id string) (bool, error) {
 	return true, w.Deliver(context.WithoutCancel(ctx), ev)
 }
 
+// deliverHeld claims event id, which its caller queued (or made pending again) and kept from
+// the workers for a lease (Service.hold), whenever no claim holds it, and delivers it at once.
+// It reports whether this call delivered it. Deliveries already started finish even when ctx
+// ends; ctx's values (withAddressBudget) go with the attempt.
+func (w *Worker) deliverHeld(ctx context.Context, id string) (bool, error) {
+	now := w.now()
+	n, err := w.db.WebhookEvent.Update().Where(webhookevent.ID(id), webhookevent.StatusEQ(webhookevent.StatusPending),
+		webhookevent.Or(webhookevent.LockedUntilIsNil(), webhookevent.LockedUntilLT(now))).
+		SetLockedUntil(now.Add(w.cfg.Lease)).Save(ctx)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	ev, err := w.db.WebhookEvent.Get(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return true, w.Deliver(context.WithoutCancel(ctx), ev)
+}
+
 // outcome is what one attempt produced.
 type outcome struct {
 	status     int // 0: no HTTP answer
@@ -804,6 +824,12 @@ func (w *Worker) describe(err error) string {
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	switch {
+	case errors.Is(err, ErrAddressBudget):
+		w.cfg.Log.Info("webhooks: manual send refused by the developer's budget of new receiver addresses", "error", err.Error())
+		if apperr.Is(err, apperr.RateLimited) {
+			return "not sent: too many new receiver addresses today (each new host, and each new address a host resolves to, counts against the daily budget of new webhook and back-channel logout hosts); try again later"
+		}
+		return "not sent: the receiver's address could not be counted against the daily budget of new hosts; try again"
 	case errors.Is(err, ErrForbiddenTarget) || errors.As(err, &dnsErr):
 		detail := err
 		if uerr := (*url.Error)(nil); errors.As(err, &uerr) {
