@@ -57,7 +57,8 @@ type Sender interface {
 
 // Rehearser is a Sender that can go through the motions of sending m without delivering it:
 // Rehearse does the work of Send, tries and failures included, up to the message itself (the
-// SMTP conversation up to RCPT, then RSET; the outbox composes the file but writes nothing).
+// SMTP conversation up to RCPT, then RSET, and a wait as long as the rest of a sent mail's
+// conversation takes; the outbox composes the file but writes nothing).
 // A caller that withholds a mail whose being withheld must not show (a team invitation past
 // its address's daily cap of mails) rehearses it, so its answer takes the time of a mail sent.
 type Rehearser interface {

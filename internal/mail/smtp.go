@@ -1,12 +1,12 @@
 package mail
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -17,6 +17,12 @@ import (
 type smtpSender struct {
 	cfg    Config
 	server smtpServer
+	// tail is how long the end of a sent mail's conversation takes, from the recipient's
+	// acceptance to QUIT's answer (DATA, the message, the server's acceptance of it, which
+	// may take it a while, and QUIT): a moving average over the mails sent. A rehearsal,
+	// whose end is RSET and QUIT, waits out the difference (waitTail).
+	tailMu sync.Mutex
+	tail   time.Duration
 }
 
 // Send delivers m, trying again after each of cfg.RetryDelays while the failure is temporary
@@ -27,7 +33,9 @@ func (s *smtpSender) Send(ctx context.Context, m Message) error {
 }
 
 // Rehearse is Send without the message (Rehearser): each try runs the SMTP conversation up
-// to RCPT and ends it with RSET, so the server accepts nothing to deliver.
+// to RCPT, with the options Send gives MAIL, and ends it with RSET, so the server accepts
+// nothing to deliver; it then waits as long as the end of a sent mail's conversation takes
+// more than RSET and QUIT did (tail), so that it takes the time of a mail sent.
 func (s *smtpSender) Rehearse(ctx context.Context, m Message) error {
 	return redact(s.try(ctx, m, true))
 }
@@ -99,8 +107,9 @@ func prepare(m Message, cfg Config) (envelope, []byte, error) {
 	return env, data, nil
 }
 
-// deliver runs one SMTP conversation; rehearsing, it ends after RCPT with RSET, before DATA.
-// Deadlines and cancellation of ctx close the connection.
+// deliver runs one SMTP conversation; rehearsing, it ends after RCPT with RSET, before DATA,
+// and waits out the rest of a sent mail's time (waitTail). Deadlines and cancellation of ctx
+// close the connection.
 func (s *smtpSender) deliver(ctx context.Context, env envelope, data []byte, rehearse bool) error {
 	c, err := s.connect(ctx, true)
 	if err != nil {
@@ -112,22 +121,86 @@ func (s *smtpSender) deliver(ctx context.Context, env envelope, data []byte, reh
 			return err
 		}
 	}
+	// As smtp.Client.SendMail does: an address that is not ASCII needs SMTPUTF8, which a
+	// server that does not offer it fails at once. A rehearsal without it went on where the
+	// mail sent failed, and answered a withheld invitation differently.
+	var opts *smtp.MailOptions
+	if !isASCII(env.from) || !isASCII(env.to) {
+		opts = &smtp.MailOptions{UTF8: true}
+	}
+	if err := c.Mail(env.from, opts); err != nil {
+		return err
+	}
+	if err := c.Rcpt(env.to, nil); err != nil {
+		return err
+	}
+	start := time.Now()
 	if rehearse {
-		if err := c.Mail(env.from, nil); err != nil {
-			return err
-		}
-		if err := c.Rcpt(env.to, nil); err != nil {
-			return err
-		}
 		if err := c.Reset(); err != nil {
 			return err
 		}
-	} else if err := c.SendMail(env.from, []string{env.to}, bytes.NewReader(data)); err != nil {
+		_ = c.Quit()
+		return s.waitTail(ctx, time.Since(start))
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
 		return err
 	}
 	// The message is accepted once DATA succeeded; a failing QUIT changes nothing.
 	_ = c.Quit()
+	s.noteTail(time.Since(start))
 	return nil
+}
+
+// noteTail adds how long the end of a sent mail's conversation took to the moving average
+// tail (the first mail sets it; each next one moves it by an eighth of the difference).
+func (s *smtpSender) noteTail(took time.Duration) {
+	s.tailMu.Lock()
+	defer s.tailMu.Unlock()
+	if s.tail == 0 {
+		s.tail = took
+	} else {
+		s.tail += (took - s.tail) / 8
+	}
+}
+
+// waitTail waits, after a rehearsal's RSET and QUIT that took took, for as long as the end
+// of a sent mail's conversation takes more (tail): the mail sent goes one round trip further
+// (DATA, then the message's end) and waits for the server to accept the message, so without
+// it an inviter timing the answers told a withheld invitation (its address past its daily
+// cap of mails) from a mail sent. Until a mail was sent there is nothing to wait for. An
+// end of ctx ends the wait with its error, as it ends a conversation.
+func (s *smtpSender) waitTail(ctx context.Context, took time.Duration) error {
+	s.tailMu.Lock()
+	pad := s.tail - took
+	s.tailMu.Unlock()
+	if pad <= 0 {
+		return nil
+	}
+	t := time.NewTimer(pad)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // connect dials the server and returns a client that has said EHLO, over TLS when the URL is
