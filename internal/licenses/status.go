@@ -1,6 +1,7 @@
 package licenses
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -36,7 +37,9 @@ const (
 var revokingStatuses = map[string]bool{"FREE": true, "NONE": true, "INACTIVE": true, "REVOKED": true}
 
 // StatusInput is a status-sync request (spec §4.2). Status is required unless Revoke;
-// VariantName defaults to the normalised status; Duration to LIFETIME; ExpiresAt, when set,
+// VariantName defaults to the normalised status; Duration to the duration of the variant the
+// plan names (its default duration), and to LIFETIME only for a variant the sync creates (the
+// documented default); ExpiresAt, when set,
 // overrides the expiry computed from the duration, and must fall in the years 1 to 9999 in
 // UTC (CheckTime).
 type StatusInput struct {
@@ -79,8 +82,9 @@ func checkStatusLength(what, s string) error {
 
 // SyncStatus mirrors the plan the application's backend reports for the person globalID
 // (case-insensitive) onto their connection as a "status license". A grant finds the variant
-// by name (case-insensitively; created with the given duration when missing, unless the
-// application has MaxVariants already: Invalid, as CreateVariant answers), then reuses
+// by name (case-insensitively; created with the given duration, LIFETIME when none, when
+// missing, unless the application has MaxVariants already: Invalid, as CreateVariant
+// answers); a grant without a duration runs for the variant's. It then reuses
 // the connection's status license of that variant that is still in effect, refreshing its
 // expiry (unless that moves it forward by less than StatusRefreshGrain: a resent plan), else
 // makes the newest one that has ended (revoked or expired) ACTIVE again from now, else creates
@@ -131,7 +135,8 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 	if err := checkStatusLength("variantName", variantName); err != nil {
 		return nil, err
 	}
-	duration, err := ParseDuration(in.Duration, licensevariant.DurationLIFETIME)
+	// "": none given, the variant's own (syncStatus).
+	duration, err := ParseDuration(in.Duration, "")
 	if err != nil {
 		return nil, err
 	}
@@ -236,9 +241,15 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 				}
 				return nil
 			}
-			v, err := s.ensureVariant(ctx, tx, appID, variantName, duration, mayCreate)
+			v, err := s.ensureVariant(ctx, tx, appID, variantName, cmp.Or(duration, licensevariant.DurationLIFETIME), mayCreate)
 			if err != nil {
 				return err
+			}
+			if duration == "" {
+				// A plan sent without a duration runs for its variant's: LIFETIME for every
+				// omission made a MONTH plan's license, and the one such a sync refreshed, run
+				// for ever, while the answer showed the variant's MONTH.
+				duration = v.Duration
 			}
 			exp := expiresAt
 			if exp == nil {

@@ -54,11 +54,13 @@ func TestSyncStatus(t *testing.T) {
 		if e := sync(licenses.StatusInput{Status: "premium", ExpiresAt: &at}); !e.Reused || !e.License.ExpiresAt.Equal(at) {
 			t.Fatalf("explicit expiresAt = %+v", e.License)
 		}
-		if l := sync(licenses.StatusInput{Status: "premium"}); !l.Reused || l.License.ExpiresAt != nil {
-			t.Fatalf("default LIFETIME = %+v", l.License)
+		// LIFETIME given (without a duration the plan runs for its variant's, MONTH:
+		// TestAPlanSentWithoutADurationRunsForItsVariantsDuration).
+		if l := sync(licenses.StatusInput{Status: "premium", Duration: "LIFETIME"}); !l.Reused || l.License.ExpiresAt != nil {
+			t.Fatalf("LIFETIME = %+v", l.License)
 		}
 		// idempotent: the same request again changes nothing.
-		again := sync(licenses.StatusInput{Status: "premium"})
+		again := sync(licenses.StatusInput{Status: "premium", Duration: "LIFETIME"})
 		if again.License.ID != g.License.ID || again.License.ExpiresAt != nil {
 			t.Fatalf("again = %+v", again.License)
 		}
