@@ -12,6 +12,7 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/csvtable"
 	"loginsign/internal/httpx"
 	"loginsign/internal/portal"
 	"loginsign/internal/store"
@@ -175,7 +176,7 @@ func readImport(w http.ResponseWriter, r *http.Request) (portal.ImportRequest, e
 		}
 		return req, nil
 	case mt == "text/csv":
-		csv, err := readText(http.MaxBytesReader(w, r.Body, MaxImportBody), "the CSV")
+		csv, err := readCSV(http.MaxBytesReader(w, r.Body, MaxImportBody), MaxImportBody)
 		if err != nil {
 			return portal.ImportRequest{}, bodyErr(err)
 		}
@@ -215,7 +216,7 @@ func readImport(w http.ResponseWriter, r *http.Request) (portal.ImportRequest, e
 				if err := httpx.CheckText("the file name", fileName); err != nil {
 					return req, err
 				}
-				csv, err := readText(part, "the CSV")
+				csv, err := readCSV(part, MaxImportBody)
 				if err != nil {
 					return req, bodyErr(err)
 				}
@@ -321,6 +322,25 @@ func readText(r io.Reader, what string) ([]byte, error) {
 		return nil, err
 	}
 	if err := httpx.CheckText(what, string(b)); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// readCSV reads an uploaded CSV file whole (its reader is bounded by the route's limit, max
+// bytes: checked before decoding), decodes it to UTF-8 as spreadsheets save it
+// (csvtable.Decode: UTF-8, UTF-16 with a byte order mark, else Windows-1252; more than max
+// bytes once decoded answer 413) and refuses NUL characters with a 400, before any of it
+// reaches a database that would refuse them.
+func readCSV(r io.Reader, max int) ([]byte, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if b, err = csvtable.Decode(b, max); err != nil {
+		return nil, err
+	}
+	if err := httpx.CheckText("the CSV", string(b)); err != nil {
 		return nil, err
 	}
 	return b, nil

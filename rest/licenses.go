@@ -173,7 +173,7 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		variantID = qs.Get("variantId")
-		body, err := readText(http.MaxBytesReader(w, r.Body, MaxUploadBody), "the CSV")
+		body, err := readCSV(http.MaxBytesReader(w, r.Body, MaxUploadBody), MaxUploadBody)
 		if err != nil {
 			httpx.WriteError(w, r, bodyErr(err))
 			return

@@ -154,7 +154,8 @@ func (f *fieldLimit) Read(p []byte) (int, error) {
 
 // Read reads r as CSV: a leading byte order mark is dropped and blank lines are skipped; the
 // delimiter is a comma, or a semicolon when the first line that holds anything has more
-// semicolons than commas; that line's row is the header when it names one of cols. More than
+// semicolons than commas, or a tab when it has more tabs than either (Excel's "Unicode Text",
+// tab-separated UTF-16: Decode); that line's row is the header when it names one of cols. More than
 // maxRows data rows answer ErrTooManyRows (before the rest is read); malformed CSV answers
 // apperr Invalid "bad CSV: line N: …", as does a row of more than MaxFields fields (refused
 // before it is split); a read error (such as an oversized body) is returned
@@ -182,13 +183,19 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 		line = first[:i]
 	}
 	limit := &fieldLimit{r: br, comma: ','}
-	if bytes.Count(line, []byte(";")) > bytes.Count(line, []byte(",")) {
+	commas, semicolons, tabs := bytes.Count(line, []byte(",")), bytes.Count(line, []byte(";")), bytes.Count(line, []byte("\t"))
+	if semicolons > commas {
 		limit.comma = ';'
+	}
+	if tabs > max(commas, semicolons) {
+		limit.comma = '\t'
 	}
 	cr := csv.NewReader(limit)
 	cr.ReuseRecord = true // Row.Fields are copied out
 	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
+	// Leading white space is dropped, but for tab-separated text, where a tab is the next
+	// (empty) field's delimiter, not white space before it (Row.Field trims each field).
+	cr.TrimLeadingSpace = limit.comma != '\t'
 	cr.Comma = rune(limit.comma)
 	var keep []int // the positions a row keeps (Row.Fields); nil: the first byOrder
 	byOrder := cols.keys()
