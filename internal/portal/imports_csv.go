@@ -3,6 +3,8 @@ package portal
 import (
 	"errors"
 	"io"
+	"maps"
+	"slices"
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/csvtable"
@@ -14,6 +16,13 @@ var importColumns = csvtable.Columns{
 	"email": "email", "e_mail": "email", "name": "name",
 	"registration_date": "registration_date", "registrationdate": "registration_date",
 	"last_login_date": "last_login_date", "lastlogindate": "last_login_date",
+}
+
+// ImportHeaderNames are the names an import CSV's first row may give its columns (lower case,
+// "_" for "-" and " ", as csvtable compares them), sorted. A first row naming any of them is
+// the header row; the portal's page counts a chosen file's rows by the same rule.
+func ImportHeaderNames() []string {
+	return slices.Sorted(maps.Keys(importColumns))
 }
 
 // importOrder is the column order of an import CSV without a header row.

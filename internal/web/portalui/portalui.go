@@ -13,12 +13,14 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
+	"loginsign/internal/portal"
 	"loginsign/internal/web/dashboard"
 	"loginsign/internal/web/page"
 )
@@ -105,7 +107,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Title: title, Who: u.Email, Page: name, Nav: nav, L: l,
 		Scripts:  []string{"ls.js", "charts.js", "quickstart.js", "portal.js"},
 		Messages: []string{"portal.", "charts.", "quickstart."},
-		Content:  struct{ View, Title, AppID string }{name, title, appID},
+		// ImportColumns: the header names of an import CSV, by which the page counts a chosen
+		// file's rows as the server will read them (a first row naming one is the header).
+		Content: struct{ View, Title, AppID, ImportColumns string }{name, title, appID,
+			strings.Join(portal.ImportHeaderNames(), " ")},
 	})
 }
 
@@ -114,5 +119,5 @@ const content = `{{define "content"}}{{$l := .L}}{{with .Content}}
 {{if and (ne .View "apps") (ne .View "app") (ne .View "invitation")}}<div class="field"><label for="app-picker">{{$l.T "portal.application"}}</label><select id="app-picker"></select></div>{{end}}
 </div>
 <div id="status" role="status" aria-live="polite"></div>
-<div id="view" data-view="{{.View}}" data-app-id="{{.AppID}}"><p class="empty">{{$l.T "portal.loading"}}</p></div>
+<div id="view" data-view="{{.View}}" data-app-id="{{.AppID}}" data-import-columns="{{.ImportColumns}}"><p class="empty">{{$l.T "portal.loading"}}</p></div>
 {{end}}{{end}}`

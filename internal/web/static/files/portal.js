@@ -76,6 +76,47 @@
 
   function lines(s) { return (s || "").split(/\s*[\r\n]\s*/).map(function (x) { return x.trim(); }).filter(Boolean); }
 
+  // csvRows is how many rows the server's CSV reader (csvtable.Read) imports from text: its
+  // records (a line break inside quotes stays in its field), blank ones skipped, less the first
+  // when it names a column (data-import-columns, portal.ImportHeaderNames), the header row. A
+  // file without a header counts every row (it counted one fewer, as if its first were one).
+  function csvRows(text) {
+    var names = (view.getAttribute("data-import-columns") || "").split(" ");
+    var records = [], cur = "", quoted = false;
+    text = (text || "").replace(/^\ufeff/, "");
+    for (var i = 0; i < text.length; i++) {
+      var c = text[i];
+      if (c === '"') quoted = !quoted;
+      if (!quoted && (c === "\n" || c === "\r")) {
+        if (c === "\r" && text[i + 1] === "\n") i++;
+        records.push(cur); cur = ""; continue;
+      }
+      cur += c;
+    }
+    records.push(cur);
+    records = records.filter(function (r) { return r.trim() !== ""; });
+    if (!records.length) return 0;
+    var first = records[0], count = function (d) { return first.split(d).length - 1; };
+    var delim = count(";") > count(",") ? ";" : ",";
+    if (count("\t") > Math.max(count(","), count(";"))) delim = "\t";
+    var header = first.split(delim).some(function (f) {
+      return names.indexOf(f.trim().replace(/^"|"$/g, "").trim().toLowerCase().replace(/[- ]/g, "_")) >= 0;
+    });
+    return records.length - (header ? 1 : 0);
+  }
+
+  // fileText reads a chosen CSV as the server decodes it (csvtable.Decode): UTF-16 after its
+  // byte order mark, UTF-8, else Windows-1252 (Excel's "CSV" on Windows), so the rows field
+  // shows "René", not "Ren�". The file itself is what is sent while the field is unedited.
+  function fileText(f) {
+    return f.arrayBuffer().then(function (buf) {
+      var b = new Uint8Array(buf);
+      if (b[0] === 0xff && b[1] === 0xfe) return new TextDecoder("utf-16le").decode(b);
+      if (b[0] === 0xfe && b[1] === 0xff) return new TextDecoder("utf-16be").decode(b);
+      try { return new TextDecoder("utf-8", { fatal: true }).decode(b); } catch (e) { return new TextDecoder("windows-1252").decode(b); }
+    });
+  }
+
   // secretBox shows a secret once, with a Copy button, right where it was asked for.
   // name is the secret's English name (data-secret); label is what the page shows.
   function secretBox(label, value, name) {
@@ -870,7 +911,7 @@
       if (!f) return;
       LS.clearFieldError(file);
       if (f.size > 5 * 1024 * 1024) { LS.fieldError(file, T("portal.file_too_large")); return; }
-      f.text().then(function (t) { csv.value = t; read = { file: f, text: csv.value }; LS.report(LS.statusFor(file.closest(".field")), T("portal.file_read", { file: f.name, rows: T("portal.row_count", { count: lines(t).length - 1 }) }), "ok", false); },
+      fileText(f).then(function (t) { csv.value = t; read = { file: f, text: csv.value }; LS.report(LS.statusFor(file.closest(".field")), T("portal.file_read", { file: f.name, rows: T("portal.row_count", { count: csvRows(t) }) }), "ok", false); },
         function () { LS.fieldError(file, T("portal.file_unreadable")); });
     });
     var impName = h("input", { type: "text", id: "import-name", placeholder: T("portal.import_name_placeholder"), autocomplete: "off" });
