@@ -327,17 +327,17 @@ func readText(r io.Reader, what string) ([]byte, error) {
 	return b, nil
 }
 
-// readCSV reads an uploaded CSV file whole (its reader is bounded by the route's limit, max
+// readCSV reads an uploaded CSV file whole (its reader is bounded by the route's limit, limit
 // bytes: checked before decoding), decodes it to UTF-8 as spreadsheets save it
-// (csvtable.Decode: UTF-8, UTF-16 with a byte order mark, else Windows-1252; more than max
+// (csvtable.Decode: UTF-8, UTF-16 with a byte order mark, else Windows-1252; more than limit
 // bytes once decoded answer 413) and refuses NUL characters with a 400, before any of it
 // reaches a database that would refuse them.
-func readCSV(r io.Reader, max int) ([]byte, error) {
+func readCSV(r io.Reader, limit int) ([]byte, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
 	}
-	if b, err = csvtable.Decode(b, max); err != nil {
+	if b, err = csvtable.Decode(b, limit); err != nil {
 		return nil, err
 	}
 	if err := httpx.CheckText("the CSV", string(b)); err != nil {

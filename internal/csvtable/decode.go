@@ -19,8 +19,8 @@ import (
 // Windows in western languages, whose "é" is the single byte 0xE9). A UTF-8 byte order mark
 // before bytes that are not UTF-8 answers apperr Invalid. The caller bounds b (the route's
 // body limit, before decoding); decoded, the text may grow (a Windows-1252 "€" is three bytes
-// of UTF-8), so more than max bytes of it answer apperr TooLarge, read no further than max+1.
-func Decode(b []byte, max int) ([]byte, error) {
+// of UTF-8), so more than limit bytes of it answer apperr TooLarge, read no further than limit+1.
+func Decode(b []byte, limit int) ([]byte, error) {
 	var dec transform.Transformer
 	switch {
 	case bytes.HasPrefix(b, []byte("\xef\xbb\xbf")):
@@ -35,21 +35,21 @@ func Decode(b []byte, max int) ([]byte, error) {
 		dec = charmap.Windows1252.NewDecoder()
 	}
 	if dec == nil {
-		if len(b) > max {
-			return nil, tooLarge(max)
+		if len(b) > limit {
+			return nil, tooLarge(limit)
 		}
 		return b, nil
 	}
-	out, err := io.ReadAll(io.LimitReader(transform.NewReader(bytes.NewReader(b), dec), int64(max)+1))
+	out, err := io.ReadAll(io.LimitReader(transform.NewReader(bytes.NewReader(b), dec), int64(limit)+1))
 	if err != nil {
 		return nil, apperr.New(apperr.Invalid, "the CSV could not be read: %v", err)
 	}
-	if len(out) > max {
-		return nil, tooLarge(max)
+	if len(out) > limit {
+		return nil, tooLarge(limit)
 	}
 	return out, nil
 }
 
-func tooLarge(max int) error {
-	return apperr.New(apperr.TooLarge, "the CSV is larger than %d bytes once read as UTF-8", max)
+func tooLarge(limit int) error {
+	return apperr.New(apperr.TooLarge, "the CSV is larger than %d bytes once read as UTF-8", limit)
 }
