@@ -731,7 +731,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		sample.waitWebhook(t, "ping")
 		devTab.open(t, ls.URL+"/portal/synchronisation?app="+clientID, `#deliveries tr[data-event="ping"]`)
 		devTab.do(t, chromedp.Click(`#deliveries tr[data-event="ping"] button`))
-		devTab.waitFor(t, `document.querySelector('#deliveries .form-status').textContent.includes("redelivery")`)
+		devTab.waitFor(t, `document.querySelector('#deliveries .form-status').textContent.includes("Sent again")`)
 	})
 
 	t.Run("developer imports existing users: every row is a proposal", func(t *testing.T) {

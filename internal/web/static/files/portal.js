@@ -994,7 +994,7 @@
           h("td", null, h("span", { class: "badge " + (st === "delivered" ? "ok" : st === "pending" ? "warn" : "danger") }, deliveryName(st))),
           h("td", null, LS.num(ev.attempts)), h("td", null, ev.lastStatusCode ? "HTTP " + ev.lastStatusCode : ev.lastError || "—"),
           h("td", null, LS.dateTime(ev.createdAt)),
-          h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { app: id, id: ev.id }); watchDeliveries(); }, T("portal.queued"), { at: deliveriesStatus }); } }, T("portal.redeliver"))));
+          h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { app: id, id: ev.id }); watchDeliveries(); }, T("portal.resent"), { at: deliveriesStatus }); } }, T("portal.redeliver"))));
       }), T("portal.no_deliveries")));
       return evs;
     }
