@@ -480,6 +480,18 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 		if err != nil {
 			return err
 		}
+		if p.IsForwarding != nil && !*p.IsForwarding && conn.IsForwarding {
+			// Turning forwarding off needs a recent sign-in, checked after the role and before
+			// anything is written or counted, as a person's own muting does
+			// (account.SetConnectionMuted): it stops the relay handing the application's mail to
+			// the person. From an old session cookie (a copy taken from a browser) a thief
+			// silenced, one connection after another, the application's notices to its people
+			// (sign-in codes, "your password changed") before using what else they held. Turning
+			// it back on, sending the value it already has, and appEmail need none.
+			if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
+				return err
+			}
+		}
 		upd := tx.AppConnection.UpdateOne(conn).SetUpdatedAt(s.now())
 		if p.IsForwarding != nil {
 			upd.SetIsForwarding(*p.IsForwarding)
