@@ -93,8 +93,10 @@ func TokenFrom(ctx context.Context) (Token, bool) {
 // to someone else (invitations, roles, removals, transfer, secrets, redirect and delivery
 // URLs, deletion), carry off the list of its people (the users CSV export), mint, carry off or
 // destroy its license codes (generating, uploading, listing unused ones, deleting a variant),
-// or carry off everything LoginSign holds about the person at once (their data export)
-// (RequireRecentSignIn).
+// or carry off everything LoginSign holds about the person at once (their data export),
+// show an application a real address of the person it is not shown already (the consent page,
+// oauth.Decide), or stop the relay forwarding an application's mail to a person (the person's
+// muting, the developer's isForwarding=false) (RequireRecentSignIn, SignedInRecently).
 const RecentSignIn = 15 * time.Minute
 
 // RequireRecentSignIn returns the signed-in user's id when their sign-in happened at most
@@ -103,12 +105,19 @@ const RecentSignIn = 15 * time.Minute
 // passkey, and their second step if they have one): a session cookie taken from a browser must
 // not be enough to lock the person out of their own account, or a developer out of their
 // application.
+// SignedInRecently reports whether a sign-in at signedIn is at most RecentSignIn before now:
+// the rule of RequireRecentSignIn, for the one place that knows the time of a sign-in without
+// a session in ctx (the consent page, whose flow may have its own sign-in: oauth.Decide).
+func SignedInRecently(signedIn, now time.Time) bool {
+	return !signedIn.IsZero() && now.Sub(signedIn) <= RecentSignIn
+}
+
 func RequireRecentSignIn(ctx context.Context, now time.Time) (string, error) {
 	s, ok := SessionFrom(ctx)
 	if !ok {
 		return "", apperr.New(apperr.Unauthorized, "sign in first")
 	}
-	if s.SignedInAt.IsZero() || now.Sub(s.SignedInAt) > RecentSignIn {
+	if !SignedInRecently(s.SignedInAt, now) {
 		return "", apperr.WithReason(apperr.Unauthorized, "reauthentication_required",
 			"for your safety, sign in again to do this: your last sign-in was more than %d minutes ago", int(RecentSignIn/time.Minute))
 	}

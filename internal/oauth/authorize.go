@@ -22,6 +22,7 @@ import (
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
@@ -683,6 +684,10 @@ type Next struct {
 	// StepUp, with Login, says why: the request asks for two factors (acr_values) and the
 	// person, who has a second factor, has not used it (the login page says so).
 	StepUp bool
+	// Again, with Login, says why: the person chose to show the application a real address
+	// from a sign-in older than auth.RecentSignIn (Decide; the login page asks them to sign in
+	// again).
+	Again bool
 	// Consent, when set, shows the consent page.
 	Consent *ConsentScreen
 }
@@ -825,12 +830,25 @@ func (s *Service) askStepUp(ctx context.Context, f *Flow, stepUp bool) error {
 	return s.saveFlow(ctx, f.id, f)
 }
 
+// newAddressFor reports whether share (a real address) is not the address userID's connection to
+// application appID shows it already (none, the alias, or another address).
+func (s *Service) newAddressFor(ctx context.Context, appID, userID, share string) (bool, error) {
+	n, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(appID),
+		appconnection.AppEmail(share)).Count(ctx)
+	if err != nil {
+		return false, serverError(err)
+	}
+	return n == 0, nil
+}
+
 // Decide answers the consent page: allow (with the chosen address, linking the application's
 // record of the person the page named when knownLink is its KnownLink) or deny. Next is where the
 // browser goes: the client's redirect URI with a code, or with error=access_denied, or, for an
 // allow, to sign in again when the request asks for a newer or stronger sign-in than the
-// person's (flowSignIn). A redirect URI the application no longer registers gets neither
-// answer: it is the authorization endpoint's error page (unregisteredRedirect).
+// person's (flowSignIn), or when the person chose to show the application a real address it is
+// not shown already and signed in longer ago than auth.RecentSignIn (Next.Again). A redirect
+// URI the application no longer registers gets neither answer: it is the authorization
+// endpoint's error page (unregisteredRedirect).
 func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionStart time.Time, allow bool, share, knownLink string) (Next, error) {
 	req := &f.Request
 	// The record the answered page named and the person chose to link (its form's
@@ -854,6 +872,23 @@ func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionSta
 		return Next{Answer: s.ErrorResponse(req, e)}, nil
 	} else if err != nil {
 		return Next{}, err
+	}
+	if !again && share != ShareAlias && !auth.SignedInRecently(authTime, s.Now()) {
+		// Showing the application a real address it is not shown already needs a sign-in of
+		// the last auth.RecentSignIn, as every other change that widens what an application
+		// sees does. From an old session cookie (a copy taken from a browser) a thief connected
+		// an application of their own to the person's real address, and it went on receiving
+		// that address, and each one the person moved to (email_changed), long after the
+		// cookie was gone. The login page brings the person back to this page (the flow's
+		// sign-in is recent then). Sharing the alias, or the address the application is shown
+		// already, needs no new sign-in.
+		newAddress, err := s.newAddressFor(ctx, req.ClientID, userID, share)
+		if err != nil {
+			return Next{}, err
+		}
+		if newAddress {
+			return Next{Login: true, Again: true}, nil
+		}
 	}
 	if again {
 		return Next{Login: true, StepUp: stepUp}, nil

@@ -464,11 +464,15 @@ func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID, bro
 
 // loginAgain is the login page of the flow flowID that next asks for: with step_up=1 when the
 // application asks for two steps the person has not taken yet, so that the page says which
-// sign-in is enough (a sign-in link alone sent them back to it again).
+// sign-in is enough (a sign-in link alone sent them back to it again); with again=1 when the
+// consent the person chose needs a recent sign-in (oauth.Next.Again).
 func loginAgain(flowID string, next oauth.Next) string {
 	q := url.Values{"flow": {flowID}}
 	if next.StepUp {
 		q.Set("step_up", "1")
+	}
+	if next.Again {
+		q.Set("again", "1")
 	}
 	return "/login?" + q.Encode()
 }
