@@ -66,6 +66,15 @@ func (s *Service) Visible(ctx context.Context, node ent.Noder) error {
 		ok = exists(s.DB.LicenseCode.Query().Where(licensecode.ID(n.ID), licensecode.Or(
 			licensecode.HasApplicationWith(can(team.ReadLicenses)),
 			licensecode.HasLinkedConnectionWith(appconnection.UserID(uid)))))
+		// An unused code (it has no person) is read only through its application, and its
+		// text is what a person redeems: it needs a recent sign-in, as listing unused codes
+		// does (licenses.Service.ListCodes). Otherwise a stale session cookie read, by id, each
+		// code the list refuses it.
+		if ok && exists(s.DB.LicenseCode.Query().Where(licensecode.ID(n.ID), licensecode.StateEQ(licensecode.StateUNUSED))) {
+			if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
+				return err
+			}
+		}
 	case *ent.ImportSource:
 		ok = exists(s.DB.ImportSource.Query().Where(importsource.ID(n.ID), importsource.HasApplicationWith(can(team.ReadImports))))
 	case *ent.ImportRow:
