@@ -7967,6 +7967,8 @@ extend type Mutation {
   Sets isForwarding and/or appEmail of a connection (at least one). appEmail is the
   developer's own record of the person's address: any well-formed address is stored as
   developerEmail; it never changes the address LoginSign shows the app or forwards to.
+  Turning isForwarding off needs a sign-in at most 15 minutes old (else
+  reauthentication_required, nothing changed).
   """
   editAppConnection(input: EditAppConnectionInput!): EditAppConnectionPayload!
   """
@@ -8415,6 +8417,8 @@ extend type Mutation {
   Sets isForwarding and/or appEmail of a connection (at least one). appEmail is the
   developer's own record of the person's address: any well-formed address is stored as
   developerEmail; it never changes the address LoginSign shows the app or forwards to.
+  Turning isForwarding off needs a sign-in at most 15 minutes old (else
+  reauthentication_required, nothing changed).
   """
   updateAppConnection(appId: ID!, connectionId: ID!, input: UpdateAppConnectionInput!): AppConnection! @deprecated(reason: "Use editAppConnection(input:), which follows the schema convention; updateAppConnection is removed in the next release.")
   """
