@@ -89,7 +89,19 @@ type Limits struct {
 	// that outlive every session in the store (the used link's page, the address's day
 	// budget), so two million from one /48 in a quarter of an hour would push every session
 	// out of the embedded store, and send as many mails.
-	LoginPerNetwork   Limit // default 120 per 15 minutes
+	LoginPerNetwork Limit // default 120 per 15 minutes
+	// LoginPerSourceDay caps the sign-in mails one source (ratelimit.SourceKey: an IPv4
+	// address, an IPv6 /48) asks for in a day from browsers that never signed in to the
+	// account asked for (resends of a waiting sign-in not counted). Each such mail may be to a
+	// new address, and leaves counters of that address that live a day (its day budget of
+	// mails, LoginPerAddressDay, and of codes, CodePerAddress), which the embedded store never
+	// evicts and keeps to half of its keys: with LoginPerIP and LoginPerNetwork alone, one
+	// IPv4 address could keep some 5,800 of them live (30 mails per 15 minutes, two counters
+	// each) and one /48 some 23,000, so some 175 addresses or 45 /48s filled the half, and
+	// from then on every new counter, so every sign-in, answered 503. Browsers that signed in
+	// to the account before are not counted, so people behind a shared address (carrier-grade
+	// NAT) who have signed in there before keep signing in when strangers spent it.
+	LoginPerSourceDay Limit // default 100 per 24 hours
 	MagicConfirmPerIP Limit // default 60 per 15 minutes
 	// CodePerAddress caps the 6-digit codes tried for one address across all its links:
 	// each link allows CodeAttempts, but links can be asked for again and again, so without
@@ -176,6 +188,7 @@ func (c *Config) defaults() {
 	lim(&c.Limits.LoginPerAddressDay, 20, 24*time.Hour)
 	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
 	lim(&c.Limits.LoginPerNetwork, 120, 15*time.Minute)
+	lim(&c.Limits.LoginPerSourceDay, 100, 24*time.Hour)
 	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
 	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)
 	lim(&c.Limits.FlowsPerAddress, 600, 15*time.Minute)

@@ -236,7 +236,7 @@ func (s *Service) SendMagicLink(ctx context.Context, email, ip string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.loginLimits(ctx, email, ip, ""); err != nil {
+	if err := s.loginLimits(ctx, email, ip, "", false); err != nil {
 		return err
 	}
 	_, err = s.mailLink(ctx, email, "", "", "", "")
@@ -264,13 +264,38 @@ func (s *Service) signInAddress(email string) (string, error) {
 // asking twenty times a day would lock the person out of signing in by mail. So a browser
 // that signed in to the account before (RememberBrowser) counts against a budget of its own
 // for that mailbox, of the same size, which nobody else can spend.
-func (s *Service) loginLimits(ctx context.Context, email, ip, browser string) error {
-	if err := s.addressLimits(ctx, "login", ip, s.Config.Limits.LoginPerIP, s.Config.Limits.LoginPerNetwork); err != nil {
-		return err
-	}
+//
+// A mail asked for by any other browser also counts against its source's day
+// (Limits.LoginPerSourceDay, ratelimit.SourceKey), before any counter of the mailbox is
+// written, unless resend (a new link for a waiting sign-in, whose mailbox counters exist): it
+// bounds the day-long counters of addresses one source can have the store keep.
+func (s *Service) loginLimits(ctx context.Context, email, ip, browser string, resend bool) error {
 	addr, err := s.mailboxBudget(ctx, email, browser)
 	if err != nil {
 		return err
+	}
+	// The source's day is read first, so that a source past it writes no counter at all (not
+	// even one per /64 its requests come from), and counted once the quarter's budgets let the
+	// mail go, so that requests refused for those spend none of it.
+	day := s.Config.Limits.LoginPerSourceDay
+	day.Name, day.Message = "login:srcday", "too many attempts; try again in a few minutes"
+	source, ok := ratelimit.SourceKey(ip)
+	if !ok {
+		source = ip
+	}
+	counted := !resend && addr == ids.Hash(mail.MailboxKey(email))
+	if counted {
+		if err := ratelimit.New(s.KV).Check(ctx, day, source); err != nil {
+			return err
+		}
+	}
+	if err := s.addressLimits(ctx, "login", ip, s.Config.Limits.LoginPerIP, s.Config.Limits.LoginPerNetwork); err != nil {
+		return err
+	}
+	if counted {
+		if err := ratelimit.New(s.KV).Take(ctx, day, source); err != nil {
+			return err
+		}
 	}
 	if err := s.pageLimit(ctx, "login:addr", addr, s.Config.Limits.LoginPerAddress); err != nil {
 		return err

@@ -166,7 +166,7 @@ func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, bro
 	if browser == "" {
 		return "", apperr.New(apperr.Invalid, "this browser has no cookie; allow cookies for LoginSign")
 	}
-	if err := s.loginLimits(ctx, email, ip, browser); err != nil {
+	if err := s.loginLimits(ctx, email, ip, browser, false); err != nil {
 		return "", err
 	}
 	outs, err := s.browserSignOuts(ctx, ids.Hash(browser))
@@ -314,7 +314,7 @@ func (s *Service) Resend(ctx context.Context, raw, ip, browser string) error {
 		e.RetryAfter = int(wait.Seconds() + 0.999)
 		return e
 	}
-	if err := s.loginLimits(ctx, w.Email, ip, browser); err != nil {
+	if err := s.loginLimits(ctx, w.Email, ip, browser, true); err != nil {
 		return err
 	}
 	// The new link comes with a new number: each link has ApproveAttempts tries at it

@@ -148,6 +148,19 @@ func NetworkKey(s string) (key string, ok bool) {
 	return netip.PrefixFrom(a, 48).Masked().String(), true
 }
 
+// SourceKey is the one source of the client address s for the budgets that count a whole
+// party, not a line: an IPv4 address as it is (behind carrier-grade NAT, many people), an IPv6
+// address by its /48 (NetworkKey), the network a site is handed, of which a tunnel broker
+// hands out one for free. Such a budget is one counter per source however many /64s the /48
+// spreads its requests over (a budget counted per /64 as well would write a counter for each
+// of them). ok is false when s is not an IP address.
+func SourceKey(s string) (key string, ok bool) {
+	if k, ok := NetworkKey(s); ok {
+		return k, true
+	}
+	return AddressKey(s)
+}
+
 // Limiter counts hits in Redis.
 type Limiter struct {
 	KV *kv.Store

@@ -43,7 +43,7 @@ func benchEnv(b *testing.B, opts ...envOption) *oauthEnv {
 	unlimited := oauth.Limit{N: 1 << 30, Window: time.Minute}
 	e.srv.oauth.Config.Limits = oauth.Limits{HealthcheckPerIP: unlimited,
 		LoginPerAddress: unlimited, LoginPerAddressDay: unlimited, LoginPerIP: unlimited, LoginPerNetwork: unlimited, MagicConfirmPerIP: unlimited, FlowsPerNetwork: unlimited,
-		FlowsPerAddress: unlimited}
+		FlowsPerAddress: unlimited, LoginPerSourceDay: unlimited}
 	return e
 }
 
