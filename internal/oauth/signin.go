@@ -705,8 +705,17 @@ type SignIn struct {
 // sign-in time. An unknown, used or expired link, one voided by a change of the primary
 // address, or one sent to an alternative address the account no longer holds answers apperr
 // Gone.
+//
+// The link is a single-use secret no one can guess, so its client address's limit fails open:
+// a store that takes no count (apperr.DependencyDown: above all the embedded store's counters
+// filling their half, which distinct counters from enough addresses bring about) lets the
+// link go on, and a store that is down fails it by itself when the link is read. Refused, every
+// person who had asked for a link before the flood, and opened it on another network than the
+// one they asked from (a phone's), answered 503 for as long as the counters were kept full.
 func (s *Service) UseMagicLink(ctx context.Context, raw, ip, browser string) (*SignIn, error) {
-	if err := s.pageLimit(ctx, "magic:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+	if err := s.pageLimit(ctx, "magic:ip", ip, s.Config.Limits.MagicConfirmPerIP); apperr.DependencyDown(err) {
+		slog.WarnContext(ctx, "a sign-in link is used uncounted: the store took no count", "err", err)
+	} else if err != nil {
 		return nil, err
 	}
 	gone := apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")
