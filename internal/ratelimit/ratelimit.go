@@ -42,6 +42,11 @@ type Rule struct {
 	Network int
 }
 
+// NetworkSpread is how many hits of a rule an IPv6 /48 may have in a window before a /64 of
+// it with no counter of its own yet gets none (TakeN): it bounds the counters of one rule that
+// one /48 has the store keep to about NetworkSpread, not networkN.
+const NetworkSpread = 16
+
 // NetworkFactor is a rule's default budget for an IPv6 /48 in multiples of its N: the /64s of
 // sixteen neighbours may each spend the whole of theirs.
 const NetworkFactor = 16
@@ -204,23 +209,39 @@ func (l *Limiter) TakeForUser(ctx context.Context, r Rule) error {
 // TakeN is Take counting n hits at once: a weighted cost such as a GraphQL operation's
 // complexity. An IPv6 subject's /48 is read first (spent: Exceeded, and the /64 is not
 // counted, so writes no counter) and counted after the /64 when the /64 is within its budget.
+//
+// A /48 busy in the window (NetworkSpread hits) gives no further /64 a counter: the hit of a
+// /64 that has none yet is counted against the /48 alone, and a /64 already counted keeps its
+// own budget. Each /64 otherwise wrote a counter of its own, which the embedded store keeps to
+// half its keys and never evicts: one /48 kept up to networkN of them live per rule (9,600 for
+// the authorization requests' a quarter of an hour, and as many for the login page's passkey
+// challenges), so some fifty /48s, which tunnel brokers hand out for free, kept the counters'
+// half full and every new counter, so every sign-in on the server, answered 503.
 func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) error {
 	nk, network := r.networkKey(subject)
+	own := true
 	if network {
-		ok, retry, err := l.KV.Peek(ctx, nk, r.networkN())
+		rep, err := l.KV.Transact(ctx, append(kv.PeekCmds(nk), []string{"EXISTS", kv.CounterPrefix + r.key(subject)})...)
+		if err != nil {
+			return fmt.Errorf("rate limit: %w", err)
+		}
+		ok, retry := kv.ReadPeek(rep, r.networkN())
+		if !ok {
+			return r.exceeded(retry)
+		}
+		v, _ := rep[0].(string)
+		used, _ := strconv.ParseInt(v, 10, 64)
+		exists, _ := rep[2].(int64)
+		own = exists > 0 || used < NetworkSpread
+	}
+	if own {
+		ok, retry, err := l.KV.LimitN(ctx, r.key(subject), n, r.N, r.Window)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return r.exceeded(retry)
 		}
-	}
-	ok, retry, err := l.KV.LimitN(ctx, r.key(subject), n, r.N, r.Window)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return r.exceeded(retry)
 	}
 	if network {
 		ok, retry, err := l.KV.LimitN(ctx, nk, n, r.networkN(), r.Window)
