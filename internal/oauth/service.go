@@ -101,7 +101,7 @@ type Limits struct {
 	// from then on every new counter, so every sign-in, answered 503. Browsers that signed in
 	// to the account before are not counted, so people behind a shared address (carrier-grade
 	// NAT) who have signed in there before keep signing in when strangers spent it.
-	LoginPerSourceDay Limit // default 100 per 24 hours
+	LoginPerSourceDay Limit // default DefaultLoginPerSourceDay per 24 hours
 	MagicConfirmPerIP Limit // default 60 per 15 minutes
 	// CodePerAddress caps the 6-digit codes tried for one address across all its links:
 	// each link allows CodeAttempts, but links can be asked for again and again, so without
@@ -146,6 +146,13 @@ type Limits struct {
 // with, say, 1,000 workers each started ten times an hour.
 const DefaultClientTokensPerOwner = 10_000
 
+// DefaultLoginPerSourceDay is Limits.LoginPerSourceDay's default N
+// (LOGINSIGN_MAX_NEW_SIGNIN_MAILS_PER_SOURCE): 100 sign-in mails a day from one IPv4 address or
+// IPv6 /48 to browsers that never signed in to the account asked for. An operator whose people
+// share few addresses (a company's or a campus's NAT rolling LoginSign out to thousands at once)
+// raises it; each unit lets one source keep about two more day-long counters in the store.
+const DefaultLoginPerSourceDay = 100
+
 func (c *Config) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -188,7 +195,7 @@ func (c *Config) defaults() {
 	lim(&c.Limits.LoginPerAddressDay, 20, 24*time.Hour)
 	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
 	lim(&c.Limits.LoginPerNetwork, 120, 15*time.Minute)
-	lim(&c.Limits.LoginPerSourceDay, 100, 24*time.Hour)
+	lim(&c.Limits.LoginPerSourceDay, DefaultLoginPerSourceDay, 24*time.Hour)
 	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
 	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)
 	lim(&c.Limits.FlowsPerAddress, 600, 15*time.Minute)

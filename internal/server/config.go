@@ -169,6 +169,10 @@ type Totals struct {
 	// RelayContacts, reverse aliases per masked address (LOGINSIGN_RELAY_CONTACT_LIMIT,
 	// default relay.DefaultContactLimit).
 	RelayContacts int
+	// SignInMailsPerSource, sign-in mails a day from one IPv4 address or IPv6 /48 to browsers
+	// new to the account asked for (LOGINSIGN_MAX_NEW_SIGNIN_MAILS_PER_SOURCE, default
+	// oauth.DefaultLoginPerSourceDay).
+	SignInMailsPerSource int
 }
 
 // totalSetting is one of Totals' settings: its variable, flag, default and field.
@@ -187,6 +191,7 @@ func (t *Totals) settings() []totalSetting {
 		{"LOGINSIGN_MAX_IMPORT_RUNS_PER_DEVELOPER", "max-import-runs-per-developer", portal.DefaultMaxImportRuns, &t.ImportRuns},
 		{"LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER", "max-client-tokens-per-developer", oauth.DefaultClientTokensPerOwner, &t.ClientTokens},
 		{"LOGINSIGN_RELAY_CONTACT_LIMIT", "relay-contact-limit", relay.DefaultContactLimit, &t.RelayContacts},
+		{"LOGINSIGN_MAX_NEW_SIGNIN_MAILS_PER_SOURCE", "max-new-signin-mails-per-source", oauth.DefaultLoginPerSourceDay, &t.SignInMailsPerSource},
 	}
 }
 

@@ -202,7 +202,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 			RefreshGrace: refreshGrace(cfg.Runtime.RefreshGrace), SyncRotations: cfg.Runtime.SyncRotations,
 			RotationKey: deriveKey(cfg.Secret, "loginsign refresh rotation"),
 			NetworkKey:  deriveKey(cfg.Secret, "loginsign asker network"),
-			Limits:      oauth.Limits{ClientCredentialsPerOwner: oauth.Limit{N: cfg.Totals.ClientTokens}}}, s.now)
+			Limits: oauth.Limits{ClientCredentialsPerOwner: oauth.Limit{N: cfg.Totals.ClientTokens},
+				LoginPerSourceDay: oauth.Limit{N: cfg.Totals.SignInMailsPerSource}}}, s.now)
 	totpSecrets, err := seal.New(cfg.Secret, "totp secrets")
 	if err != nil {
 		return nil, err

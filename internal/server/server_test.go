@@ -69,7 +69,7 @@ func TestConfigDefaults(t *testing.T) {
 		c.Runtime.SyncRotations {
 		t.Fatalf("defaults = %+v", c)
 	}
-	if want := (Totals{LicenseCodes: 1_000_000, PendingLinks: 1_000_000, ImportRows: 100_000, ImportRuns: 1000, ClientTokens: 10_000, RelayContacts: 1000}); c.Totals != want {
+	if want := (Totals{LicenseCodes: 1_000_000, PendingLinks: 1_000_000, ImportRows: 100_000, ImportRuns: 1000, ClientTokens: 10_000, RelayContacts: 1000, SignInMailsPerSource: 100}); c.Totals != want {
 		t.Fatalf("totals = %+v, want %+v", c.Totals, want)
 	}
 	if c, err := loadConfig([]string{"--rotation-commit", "sync"}, env(nil)); err != nil || !c.Runtime.SyncRotations {
