@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"loginsign/ent"
+	"loginsign/ent/application"
 	"loginsign/ent/predicate"
 	"loginsign/ent/relaycontact"
 	"loginsign/ent/useremail"
@@ -396,8 +397,8 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 // of each reply route, once the message (raw, whose body is body) proved it may leave as their aliases, in
 // this order: its one From field names exactly one address; the message passes DMARC-aligned
 // SPF or DKIM for that address's domain (authenticate), a DKIM signature only when the To or
-// Cc it covers names every reverse alias of the transaction; every reverse alias exists and its
-// connection is not blocked; the From address is the owner's (primary or verified
+// Cc it covers names every reverse alias of the transaction; every reverse alias exists, its
+// connection is not blocked and its application is not being deleted; the From address is the owner's (primary or verified
 // alternative) for each. The person's data is read only after the message proved its author,
 // and every refusal is the same errReplyRefused (451 4.7.26 when DNS failed temporarily,
 // which depends on the From domain alone), so a reverse alias tells a stranger nothing: not
@@ -445,7 +446,9 @@ func (s *Server) authorizeReplies(ss *session, routes []route, header textproto.
 		}
 		contact, err := s.db.RelayContact.Query().
 			Where(relaycontact.Token(r.token)).
-			WithConnection(func(q *ent.AppConnectionQuery) { q.WithUser() }).
+			WithConnection(func(q *ent.AppConnectionQuery) {
+				q.WithUser().WithApplication(func(q *ent.ApplicationQuery) { q.Select(application.FieldDeletingSince) })
+			}).
 			Only(ctx)
 		switch {
 		case store.NotFound(err):
@@ -457,6 +460,11 @@ func (s *Server) authorizeReplies(ss *session, routes []route, header textproto.
 		conn := contact.Edges.Connection
 		if conn.Blocked {
 			return refuse("blocked", "connection", conn.ID)
+		}
+		// The connections of an application being deleted end batch by batch; its reverse
+		// aliases end with the deletion's start, as its aliases do (notTakingMail).
+		if conn.Edges.Application.DeletingSince != nil {
+			return refuse("application being deleted", "connection", conn.ID)
 		}
 		owner, err := s.isOwnerAddress(ctx, conn, author)
 		if err != nil {
