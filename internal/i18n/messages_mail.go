@@ -1,5 +1,7 @@
 package i18n
 
+import "golang.org/x/text/feature/plural"
+
 // The mails other than the sign-in mail (whose keys are in messages.go). A %s that names an
 // address or an app is shown in bold in the HTML part (mail wraps it), so the messages hold no
 // markup themselves.
@@ -116,7 +118,8 @@ var enMail = map[string]any{
 	"mail.app_notice.app_member_left.what":                    "%[2]s left the team of %[1]s.",
 	"mail.app_notice.app_transfer_proposed.headline":          "An application's ownership transfer was proposed",
 	"mail.app_notice.app_transfer_proposed.what":              "The ownership of %[1]s was proposed to %[2]s; nothing changes until they accept.",
-	"mail.app_notice.app_transfer_proposed.advice_concerned":  "You have 7 days to accept or decline it in the Developer Portal. If you did not expect it, decline it.",
+	"mail.app_notice.app_transfer_proposed.advice_concerned":  "You have %s to accept or decline it in the Developer Portal. If you did not expect it, decline it.",
+	"mail.app_notice.days":                                    plural.Selectf(1, "%d", "one", "%d day", "other", "%d days"),
 	"mail.app_notice.app_transfer_cancelled.headline":         "A proposed ownership transfer of an application was withdrawn",
 	"mail.app_notice.app_transfer_cancelled.what":             "The ownership of %[1]s is no longer proposed to %[2]s: the transfer was cancelled or declined.",
 	"mail.app_notice.app_transfer_cancelled.advice_concerned": "There is nothing to do. If you did not expect this, ask the application's owner.",
@@ -241,7 +244,8 @@ var frMail = map[string]any{
 	"mail.app_notice.app_member_left.what":                    "%[2]s a quitté l’équipe de %[1]s.",
 	"mail.app_notice.app_transfer_proposed.headline":          "Un transfert de propriété d’une application a été proposé",
 	"mail.app_notice.app_transfer_proposed.what":              "La propriété de %[1]s a été proposée à %[2]s ; rien ne change tant que cette personne n’a pas accepté.",
-	"mail.app_notice.app_transfer_proposed.advice_concerned":  "Vous avez 7 jours pour l’accepter ou la refuser dans le portail développeur. Si vous ne vous y attendiez pas, refusez-la.",
+	"mail.app_notice.app_transfer_proposed.advice_concerned":  "Vous avez %s pour l’accepter ou la refuser dans le portail développeur. Si vous ne vous y attendiez pas, refusez-la.",
+	"mail.app_notice.days":                                    plural.Selectf(1, "%d", "one", "%d jour", "other", "%d jours"),
 	"mail.app_notice.app_transfer_cancelled.headline":         "Un transfert de propriété proposé d’une application a été retiré",
 	"mail.app_notice.app_transfer_cancelled.what":             "La propriété de %[1]s n’est plus proposée à %[2]s : le transfert a été annulé ou refusé.",
 	"mail.app_notice.app_transfer_cancelled.advice_concerned": "Il n’y a rien à faire. Si vous ne vous y attendiez pas, adressez-vous au propriétaire de l’application.",
@@ -366,7 +370,8 @@ var deMail = map[string]any{
 	"mail.app_notice.app_member_left.what":                    "%[2]s hat das Team von %[1]s verlassen.",
 	"mail.app_notice.app_transfer_proposed.headline":          "Eine Eigentumsübertragung einer Anwendung wurde vorgeschlagen",
 	"mail.app_notice.app_transfer_proposed.what":              "Das Eigentum an %[1]s wurde %[2]s angeboten; nichts ändert sich, bevor diese Person annimmt.",
-	"mail.app_notice.app_transfer_proposed.advice_concerned":  "Sie haben 7 Tage, um es im Entwicklerportal anzunehmen oder abzulehnen. Wenn Sie das nicht erwartet haben, lehnen Sie es ab.",
+	"mail.app_notice.app_transfer_proposed.advice_concerned":  "Sie haben %s, um es im Entwicklerportal anzunehmen oder abzulehnen. Wenn Sie das nicht erwartet haben, lehnen Sie es ab.",
+	"mail.app_notice.days":                                    plural.Selectf(1, "%d", "one", "%d Tag", "other", "%d Tage"),
 	"mail.app_notice.app_transfer_cancelled.headline":         "Eine vorgeschlagene Eigentumsübertragung einer Anwendung wurde zurückgezogen",
 	"mail.app_notice.app_transfer_cancelled.what":             "Das Eigentum an %[1]s wird %[2]s nicht mehr angeboten: die Übertragung wurde abgebrochen oder abgelehnt.",
 	"mail.app_notice.app_transfer_cancelled.advice_concerned": "Es ist nichts zu tun. Wenn Sie das nicht erwartet haben, wenden Sie sich an den Eigentümer der Anwendung.",

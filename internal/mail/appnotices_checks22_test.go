@@ -24,7 +24,7 @@ func TestAppNoticesOfTheTeamAndTheDeletionInEveryLanguage(t *testing.T) {
 		{Event: "app_member_removed", About: "ma•••@example.org", Concerned: true},
 		{Event: "app_member_left", About: "ma•••@example.org"},
 		{Event: "app_transfer_proposed", About: "ma•••@example.org"},
-		{Event: "app_transfer_proposed", About: "ma•••@example.org", Concerned: true},
+		{Event: "app_transfer_proposed", About: "ma•••@example.org", Concerned: true, Within: 7 * 24 * time.Hour},
 		{Event: "app_transfer_cancelled", About: "ma•••@example.org"},
 		{Event: "app_transfer_cancelled", About: "ma•••@example.org", Concerned: true},
 		{Event: "app_member_role", About: "ma•••@example.org", Role: "developer", Concerned: true},
@@ -81,6 +81,8 @@ func TestAppNoticesOfTheTeamAndTheDeletionInEveryLanguage(t *testing.T) {
 			key := "mail.app_notice." + n.Event
 			advice := l.T("mail.app_notice.advice")
 			switch {
+			case n.Concerned && n.Within > 0:
+				advice = l.T(key+".advice_concerned", l.T("mail.app_notice.days", int(n.Within/(24*time.Hour))))
 			case n.Concerned && l.Has(key+".advice_concerned"):
 				advice = l.T(key + ".advice_concerned")
 			case l.Has(key + ".advice"):

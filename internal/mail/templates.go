@@ -286,13 +286,18 @@ func TeamInvitation(l *i18n.Locale, to, link, appName, role string, ttl time.Dur
 // no further notice of the application follows this hour (".<event>.last" when the event has
 // a budget of its own). Concerned says that the recipient is told as the member the change is
 // about (removed, demoted, proposed the ownership), not as the owner or an admin: the mail says
-// so, with the event's advice to them (".<event>.advice_concerned").
+// so, with the event's advice to them (".<event>.advice_concerned"). Within, for an advice that
+// takes it (a proposed transfer's: "You have %s to accept"), is how long the member has to act,
+// written from the duration the code enforces (team.TransferTTL), so the text cannot drift from
+// it: in whole days from two days on (the catalog's "mail.app_notice.days"), else as
+// i18n.Locale.Duration writes it.
 type AppNotice struct {
 	Event, App, Actor, About, Role string
 	Settings                       []string
 	When                           time.Time
 	Link                           string
 	Last, Concerned                bool
+	Within                         time.Duration
 }
 
 // AppSecurityNotice tells to, in l, as the owner or an admin of application n.App, that a
@@ -334,10 +339,14 @@ func AppSecurityNotice(l *i18n.Locale, to string, n AppNotice) (m Message, ok bo
 		advice, button, why = own("advice_concerned", advice), own("button_concerned", button), "mail.app_notice.why_concerned"
 	}
 	headline := l.T(key + ".headline")
+	adviceText := l.T(advice)
+	if n.Concerned && n.Within > 0 && advice == key+".advice_concerned" {
+		adviceText = l.T(advice, within(l, n.Within))
+	}
 	data := map[string]any{
 		"Headline":  headline,
 		"WhatKey":   key + ".what",
-		"AdviceKey": advice,
+		"Advice":    adviceText,
 		"WhyKey":    why,
 		"ButtonKey": button,
 		"LastKey":   own("last", "mail.app_notice.last"),
@@ -350,4 +359,14 @@ func AppSecurityNotice(l *i18n.Locale, to string, n AppNotice) (m Message, ok bo
 		"Last":      n.Last,
 	}
 	return render(l, to, l.T("mail.notice.subject", headline), "app_notice", data), true
+}
+
+// within writes d, how long someone has to act, in l: in whole days from two days on, else as
+// l.Duration does (hours, minutes, seconds).
+func within(l *i18n.Locale, d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= 2*day && d%day == 0 {
+		return l.T("mail.app_notice.days", int(d/day))
+	}
+	return l.Duration(d)
 }

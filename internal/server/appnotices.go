@@ -114,6 +114,11 @@ func (n *appNotices) deliver(ctx context.Context, notice team.Notice) {
 	if notice.Event == team.DeletionBegun {
 		link = base + "/portal/apps"
 	}
+	// How long the member proposed the ownership has, from what the code enforces.
+	var within time.Duration
+	if notice.Event == team.TransferProposed {
+		within = team.TransferTTL
+	}
 	compose := func(r team.Recipient, link string, last, concerned bool) {
 		// The actor's request caused the change: their language, else the request's; the
 		// others' language, else English.
@@ -123,7 +128,7 @@ func (n *appNotices) deliver(ctx context.Context, notice team.Notice) {
 		}
 		m, ok := mail.AppSecurityNotice(i18n.ForPerson(lctx, r.Language), r.Email, mail.AppNotice{
 			Event: string(notice.Event), App: app.Name, Actor: actor, About: about, Role: string(notice.Role),
-			Settings: notice.Settings, When: notice.At, Link: link, Last: last, Concerned: concerned})
+			Settings: notice.Settings, When: notice.At, Link: link, Last: last, Concerned: concerned, Within: within})
 		if !ok {
 			n.log.WarnContext(ctx, "application notice: unknown event", "event", notice.Event)
 			return
