@@ -26,7 +26,8 @@ import (
 // application's portal page; never a secret or a new value. At most team.DefaultNotices per
 // application an hour (rule), the last one saying so; the ownership moving has a budget of its
 // own and a deletion none (take), and the member concerned is told under one of their own
-// (team.DefaultConcernedNotices). Like securityNotices, it runs after the change committed, in
+// (team.DefaultConcernedNotices), as is the member a replaced proposal was withdrawn from
+// (team.Notice.Withdrawn). Like securityNotices, it runs after the change committed, in
 // the background: a slow or failing mail server never delays or fails the developer's request;
 // a failure is logged.
 type appNotices struct {
@@ -61,14 +62,30 @@ func (n *appNotices) take(ctx context.Context, notice team.Notice) (send, last b
 	return team.TakeNotice(ctx, n.limiter, n.rule, notice.ApplicationID)
 }
 
+// deliver mails notice to the owner and admins and to the member concerned, then, when it
+// replaced a proposal pending to another member (team.Notice.Withdrawn), tells that member of
+// the withdrawal, as the member concerned only.
 func (n *appNotices) deliver(ctx context.Context, notice team.Notice) {
+	n.tell(ctx, notice, true)
+	if notice.Event == team.TransferProposed && notice.Withdrawn != "" && notice.Withdrawn != notice.Concerned {
+		n.tell(ctx, team.Notice{Event: team.TransferCancelled, ApplicationID: notice.ApplicationID, ActorID: notice.ActorID,
+			MemberID: notice.Withdrawn, Concerned: notice.Withdrawn, At: notice.At}, false)
+	}
+}
+
+// tell mails notice: to the owner and admins when toTeam (within the notice's budget, take),
+// and to the member concerned not among them (within their own).
+func (n *appNotices) tell(ctx context.Context, notice team.Notice, toTeam bool) {
 	fail := func(what string, err error) {
 		n.log.WarnContext(ctx, "application notice: "+what, "event", notice.Event, "err", err)
 	}
-	send, last, err := n.take(ctx, notice)
-	if err != nil {
-		fail("counting", err)
-		return
+	send, last := false, false
+	var err error
+	if toTeam {
+		if send, last, err = n.take(ctx, notice); err != nil {
+			fail("counting", err)
+			return
+		}
 	}
 	if !send && notice.Concerned == "" {
 		return // the application's notices of this hour are spent; its activity log has the change
@@ -81,9 +98,12 @@ func (n *appNotices) deliver(ctx context.Context, notice team.Notice) {
 			fail("reading the application", err)
 			return
 		}
-		if to, err = team.NoticeRecipients(ctx, n.db.Client, app); err != nil {
-			fail("reading the team", err)
-			return
+		to = nil
+		if send {
+			if to, err = team.NoticeRecipients(ctx, n.db.Client, app); err != nil {
+				fail("reading the team", err)
+				return
+			}
 		}
 	}
 	mask := func(uid, carried string) (string, bool) {

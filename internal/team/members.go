@@ -977,7 +977,8 @@ func (s *Service) transferOf(ctx context.Context, c *ent.Client, app *ent.Applic
 }
 
 // ProposeTransfer is the owner's proposal to hand appID over to member userID. Nothing
-// changes until that member accepts (AcceptTransfer) within TransferTTL. It needs the owner's
+// changes until that member accepts (AcceptTransfer) within TransferTTL. It replaces a
+// proposal pending to another member, who is told (Notice.Withdrawn). It needs the owner's
 // recent sign-in (Unauthorized, reauthentication_required): with a stolen session, the thief
 // would propose the member they control. Accepting needs none: it gives the member what
 // the owner chose, and what an owner alone may do next (delete, transfer) asks again.
@@ -1007,12 +1008,21 @@ func (s *Service) ProposeTransfer(ctx context.Context, appID, userID string) (*T
 		if err := TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
 			return err
 		}
+		// A proposal still pending to another member is withdrawn by this one: they are told,
+		// as a cancellation would tell them, or they would believe it open until it expired.
+		withdrawn := ""
+		if prev, err := s.transferOf(ctx, tx.Client(), app); err != nil {
+			return err
+		} else if prev != nil && prev.ToUserID != userID {
+			withdrawn = prev.ToUserID
+		}
 		exp := now.Add(TransferTTL)
 		if err := tx.Application.UpdateOne(app).SetTransferTo(userID).SetTransferExpiresAt(exp).Exec(ctx); err != nil {
 			return err
 		}
 		out = &Transfer{ToUserID: userID, ToEmail: m.Email, ExpiresAt: exp}
-		notice = Notice{Event: TransferProposed, ApplicationID: app.ID, ActorID: uid, MemberID: userID, Concerned: userID, At: now}
+		notice = Notice{Event: TransferProposed, ApplicationID: app.ID, ActorID: uid, MemberID: userID, Concerned: userID,
+			Withdrawn: withdrawn, At: now}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.OwnershipTransferProposed, Actor: activity.ByDeveloper,
 			ApplicationID: app.ID, At: now})
 	})

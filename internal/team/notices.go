@@ -42,7 +42,8 @@ const (
 	// MemberLeftTeam: a member left the team (Leave); they are the actor and the member.
 	MemberLeftTeam NoticeEvent = "app_member_left"
 	// TransferProposed: the owner proposed the ownership to a member (ProposeTransfer), who is
-	// Concerned: they have TransferTTL to accept or decline.
+	// Concerned: they have TransferTTL to accept or decline. A proposal it replaced, pending to
+	// another member, is Withdrawn.
 	TransferProposed NoticeEvent = "app_transfer_proposed"
 	// TransferCancelled: the owner cancelled, or the member declined, the pending transfer
 	// (CancelTransfer); the member it was proposed to is Concerned.
@@ -76,6 +77,10 @@ type Notice struct {
 	// owner and admins (or when their notices of the hour are spent), they are told under a
 	// budget of their own (DefaultConcernedNotices).
 	Concerned string
+	// Withdrawn, for TransferProposed, is the member a pending transfer was proposed to before
+	// this proposal replaced it: told of it as the Concerned of a TransferCancelled, under their
+	// own budget only (the owner and admins are told of the new proposal).
+	Withdrawn string
 	// ActorAddress and MemberAddress are the addresses the team saw for the actor and the
 	// member, read before the change when it takes them off the team (or the team away):
 	// TeamAddress finds them no more when the notice is mailed. Empty: read then.
