@@ -91,6 +91,7 @@ var enMail = map[string]any{
 	// Security notices of an application (team.Notice) to its owner and admins: what changed
 	// (".what" takes the application, what it is about, a role), who, when.
 	"mail.app_notice.by":                                      "By %[1]s, on %[2]s.",
+	"mail.app_notice.invited_by":                              "Invited by %s.",
 	"mail.app_notice.why":                                     "You receive this as the owner or an admin of %s.",
 	"mail.app_notice.advice":                                  "If this was you or someone of your team, there is nothing to do. If not, open the application in the Developer Portal, check its settings and its team, replace its secrets, and sign out every other session of your account:",
 	"mail.app_notice.button":                                  "Open the application",
@@ -217,6 +218,7 @@ var frMail = map[string]any{
 	"mail.notice.address_unlinked.what":                       "Cette adresse a été supprimée des moyens de connexion",
 	"mail.notice.address_unlinked.advice":                     "Les liens de connexion envoyés à cette adresse n’ouvrent plus ce compte. Si c’était vous, il n’y a rien à faire. Sinon, connectez-vous autrement (avec votre adresse principale ou une clé d’accès), vérifiez vos adresses et déconnectez toutes les autres sessions :",
 	"mail.app_notice.by":                                      "Par %[1]s, le %[2]s.",
+	"mail.app_notice.invited_by":                              "Sur l’invitation de %s.",
 	"mail.app_notice.why":                                     "Vous recevez ce message en tant que propriétaire ou administrateur de %s.",
 	"mail.app_notice.advice":                                  "Si c’était vous ou un membre de votre équipe, il n’y a rien à faire. Sinon, ouvrez l’application dans le portail développeur, vérifiez ses réglages et son équipe, remplacez ses secrets et déconnectez toutes les autres sessions de votre compte :",
 	"mail.app_notice.button":                                  "Ouvrir l’application",
@@ -343,6 +345,7 @@ var deMail = map[string]any{
 	"mail.notice.address_unlinked.what":                       "Diese Adresse wurde entfernt; mit ihr kann man sich nicht mehr anmelden",
 	"mail.notice.address_unlinked.advice":                     "Anmeldelinks an diese Adresse öffnen dieses Konto nicht mehr. Wenn Sie das waren, ist nichts zu tun. Wenn nicht, melden Sie sich auf anderem Weg an (mit Ihrer Hauptadresse oder einem Passkey), prüfen Sie Ihre Adressen und melden Sie alle anderen Sitzungen ab:",
 	"mail.app_notice.by":                                      "Durch %[1]s am %[2]s.",
+	"mail.app_notice.invited_by":                              "Eingeladen von %s.",
 	"mail.app_notice.why":                                     "Sie erhalten diese Nachricht als Eigentümer oder Administrator von %s.",
 	"mail.app_notice.advice":                                  "Wenn Sie das waren oder jemand aus Ihrem Team, ist nichts zu tun. Wenn nicht, öffnen Sie die Anwendung im Entwicklerportal, prüfen Sie ihre Einstellungen und ihr Team, ersetzen Sie ihre Geheimnisse und melden Sie alle anderen Sitzungen Ihres Kontos ab:",
 	"mail.app_notice.button":                                  "Anwendung öffnen",

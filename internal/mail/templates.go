@@ -298,6 +298,9 @@ type AppNotice struct {
 	Link                           string
 	Last, Concerned                bool
 	Within                         time.Duration
+	// InvitedBy, for a member who joined, is who invited them (masked by the caller; empty:
+	// not said, as for an inviter who has left the team since).
+	InvitedBy string
 }
 
 // AppSecurityNotice tells to, in l, as the owner or an admin of application n.App, that a
@@ -357,6 +360,7 @@ func AppSecurityNotice(l *i18n.Locale, to string, n AppNotice) (m Message, ok bo
 		"When":      whenUTC(l, n.When),
 		"Link":      cleanLine(n.Link, 4096),
 		"Last":      n.Last,
+		"InvitedBy": cleanLine(n.InvitedBy, 254),
 	}
 	return render(l, to, l.T("mail.notice.subject", headline), "app_notice", data), true
 }

@@ -129,6 +129,12 @@ func (n *appNotices) tell(ctx context.Context, notice team.Notice, toTeam bool) 
 			return
 		}
 	}
+	invitedBy := ""
+	if notice.InvitedBy != "" {
+		if invitedBy, ok = mask(notice.InvitedBy, ""); !ok {
+			return
+		}
+	}
 	base := strings.TrimRight(n.baseURL, "/")
 	link := base + "/portal/apps/" + app.ID
 	if notice.Event == team.DeletionBegun {
@@ -148,7 +154,7 @@ func (n *appNotices) tell(ctx context.Context, notice team.Notice, toTeam bool) 
 		}
 		m, ok := mail.AppSecurityNotice(i18n.ForPerson(lctx, r.Language), r.Email, mail.AppNotice{
 			Event: string(notice.Event), App: app.Name, Actor: actor, About: about, Role: string(notice.Role),
-			Settings: notice.Settings, When: notice.At, Link: link, Last: last, Concerned: concerned, Within: within})
+			Settings: notice.Settings, When: notice.At, Link: link, Last: last, Concerned: concerned, Within: within, InvitedBy: invitedBy})
 		if !ok {
 			n.log.WarnContext(ctx, "application notice: unknown event", "event", notice.Event)
 			return

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"loginsign/internal/oauth"
@@ -41,5 +42,36 @@ func TestAMemberWhoseProposedOwnershipIsProposedToAnotherIsTold(t *testing.T) {
 		e.checkAppNotice(m, "en", app.ID, "Acme Notes", []string{oauth.MaskEmail(dina), oauth.MaskEmail(olga)}, full)
 		e.says(m, "is no longer proposed to "+oauth.MaskEmail(dina), "this change of the team of Acme Notes concerns you")
 		e.noneOf([]string{olga, dave}, "app_transfer_cancelled")
+	})
+}
+
+// TestAJoinNoticeNamesWhoInvitedTheMember: the notice of a member joining names, besides the
+// member (who accepted, and is its actor), the member who invited them, masked: an accomplice
+// invited from an admin's stolen session shows the owner whose session it was.
+func TestAJoinNoticeNamesWhoInvitedTheMember(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		const olga, adam, mal = "olga@example.com", "adam@example.com", "mallory@example.net"
+		ob, ab, mb := e.browser(), e.browser(), e.browser()
+		ob.signInTo(olga)
+		ab.signInTo(adam)
+		mb.signInTo(mal)
+		app := ob.createApp("Acme Notes")
+		e.inviteAndAccept(ob, ab, app.ID, adam, "admin")
+		e.inviteAndAccept(ab, mb, app.ID, mal, "developer")
+		joins := e.waitNotices(olga, appNoticeSubject("en", "app_member_joined"), 2)
+		full := []string{olga, adam, mal}
+		for _, m := range joins {
+			inviter := oauth.MaskEmail(olga)
+			if strings.Contains(m.Text, oauth.MaskEmail(mal)+" joined") {
+				inviter = oauth.MaskEmail(adam)
+			}
+			e.checkAppNotice(m, "en", app.ID, "Acme Notes", []string{inviter}, full)
+			e.says(m, "Invited by "+inviter+".")
+		}
+		if !strings.Contains(joins[0].Text+joins[1].Text, oauth.MaskEmail(mal)+" joined") {
+			t.Errorf("no notice of mallory joining:\n%s\n%s", joins[0].Text, joins[1].Text)
+		}
 	})
 }

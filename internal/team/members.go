@@ -596,6 +596,7 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 	now := s.now()
 	var app *ent.Application
 	var role Role
+	var invitedBy string
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		// The person first, before the application (the order AuthorizeTx documents): a closing
 		// of their account either committed before (NotFound) or waits and removes the seat
@@ -687,13 +688,15 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 		if err := revokeInvitationsTo(ctx, tx, app.ID, []string{inv.Email}, now); err != nil {
 			return err
 		}
+		invitedBy = inv.InvitedBy
 		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberJoined, Actor: activity.ByPerson,
 			UserID: uid, ApplicationID: app.ID, Details: map[string]string{"role": string(role)}, At: now})
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	s.notify(ctx, Notice{Event: MemberJoinedTeam, ApplicationID: app.ID, ActorID: uid, MemberID: uid, Role: role, At: now})
+	s.notify(ctx, Notice{Event: MemberJoinedTeam, ApplicationID: app.ID, ActorID: uid, MemberID: uid, Role: role,
+		InvitedBy: invitedBy, At: now})
 	return app.Unwrap(), role, nil // read in the committed tx (lockApp): read on through the client
 }
 

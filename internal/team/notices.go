@@ -31,7 +31,8 @@ const (
 	// OwnerChanged: a member accepted the ownership transfer (AcceptTransfer); they are the
 	// actor and the member.
 	OwnerChanged NoticeEvent = "app_owner"
-	// MemberJoinedTeam: a person accepted an invitation (Accept) with Notice.Role.
+	// MemberJoinedTeam: a person accepted an invitation (Accept) with Notice.Role; the
+	// member who sent it is Notice.InvitedBy.
 	MemberJoinedTeam NoticeEvent = "app_member_joined"
 	// MemberRoleChanged: a member's role was changed to Notice.Role (ChangeRole). An admin
 	// demoted is Concerned: the notices of the application stop reaching them.
@@ -77,6 +78,9 @@ type Notice struct {
 	// owner and admins (or when their notices of the hour are spent), they are told under a
 	// budget of their own (DefaultConcernedNotices).
 	Concerned string
+	// InvitedBy, for MemberJoinedTeam, is the member who sent the invitation: the join's actor
+	// is the person who joined, and the owner would not learn whose session brought them in.
+	InvitedBy string
 	// Withdrawn, for TransferProposed, is the member a pending transfer was proposed to before
 	// this proposal replaced it: told of it as the Concerned of a TransferCancelled, under their
 	// own budget only (the owner and admins are told of the new proposal).
