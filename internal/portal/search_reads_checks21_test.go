@@ -114,11 +114,30 @@ func unit(backend string) string {
 func othersPeople(t *testing.T, c *ent.Client, app *ent.Application, from, to int) {
 	t.Helper()
 	ctx := context.Background()
+	// The people the test made before were given Global User IDs at random, one of which may
+	// be OTnnnn (about one run in 500): that number is skipped for one past the others'.
+	taken := map[string]bool{}
+	ids, err := c.User.Query().Select(user.FieldGlobalID).Strings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		taken[id] = true
+	}
+	globalID := func(i int) string {
+		for n := i; n < 10000; n += 3000 { // to is at most 3,000
+			if id := fmt.Sprintf("OT%04d", n); !taken[id] {
+				return id
+			}
+		}
+		t.Fatalf("OT%04d and its stand-ins are taken", i)
+		return ""
+	}
 	for start := from; start < to; start += 100 {
 		end := min(start+100, to)
 		users, err := c.User.MapCreateBulk(make([]int, end-start), func(b *ent.UserCreate, k int) {
 			i := start + k
-			b.SetGlobalID(fmt.Sprintf("OT%04d", i)).SetEmail(fmt.Sprintf("other-%d@example.com", i)).SetName(fmt.Sprintf("Other Person %d", i))
+			b.SetGlobalID(globalID(i)).SetEmail(fmt.Sprintf("other-%d@example.com", i)).SetName(fmt.Sprintf("Other Person %d", i))
 		}).Save(ctx)
 		if err != nil {
 			t.Fatal(err)
