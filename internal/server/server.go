@@ -557,7 +557,20 @@ func (s *Server) observe(r *http.Request, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(d.Seconds())
+	s.requests.WithLabelValues(route, metricMethod(r.Method), strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// metricMethod is the method label of a request's metrics: one of the methods of RFC 9110 and
+// PATCH, else "other". net/http accepts any token as a method, so a label of the method as sent
+// let anyone make a new series (13 of them, with the buckets) per request, each as long as a
+// request line may be: without a bound, the server's memory and the scraper's.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // serve runs the HTTP server until ctx ends, then drains in-flight requests.
