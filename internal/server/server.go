@@ -40,6 +40,7 @@ import (
 	"loginsign/internal/kv"
 	"loginsign/internal/kv/embedded"
 	"loginsign/internal/licenses"
+	"loginsign/internal/logx"
 	"loginsign/internal/mail"
 	"loginsign/internal/mfa"
 	"loginsign/internal/oauth"
@@ -658,10 +659,12 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	return s.shutdown(srv, cfg)
 }
 
+// newLogger is the server's logger: JSON lines at level, through logx.Handler, so no line of
+// any package carries a person's address or a LoginSign token (see package logx).
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(logx.Handler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
 // activityLocation puts the client's country, from the header the edge proxy sets (header;
