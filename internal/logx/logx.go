@@ -33,13 +33,23 @@ var secretInText = regexp.MustCompile(`(\b|%3[dD])((?:ls[a-z]{1,4}|whsec|ses|ver
 // (mail.RedactAddresses) and every LoginSign token cut to its prefix and "•••": the kind of
 // a token stays, so a line still says which one it was.
 func Redact(s string) string {
-	s = mail.RedactAddresses(s)
+	if !suspect(s) {
+		return s
+	}
+	return secretInText.ReplaceAllString(mail.RedactAddresses(s), "$1$2•••")
+}
+
+// suspect reports whether Redact might change s: it holds an @ or a secret's prefix.
+func suspect(s string) bool {
+	if strings.Contains(s, "@") {
+		return true
+	}
 	for _, p := range secretPrefixes {
 		if strings.Contains(s, p) {
-			return secretInText.ReplaceAllString(s, "$1$2•••")
+			return true
 		}
 	}
-	return s
+	return false
 }
 
 // Handler wraps next: each record's message and attribute values (strings, errors, groups,
@@ -57,6 +67,15 @@ type handler struct{ next slog.Handler }
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	clean := !suspect(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		clean = a.Value.Kind() != slog.KindAny && a.Value.Kind() != slog.KindGroup && a.Value.Kind() != slog.KindLogValuer &&
+			(a.Value.Kind() != slog.KindString || !suspect(a.Value.String()))
+		return clean
+	})
+	if clean { // the access log's lines: nothing to copy
+		return h.next.Handle(ctx, r)
+	}
 	out := slog.NewRecord(r.Time, r.Level, Redact(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(redactAttr(a))
