@@ -52,9 +52,10 @@ func suspect(s string) bool {
 	return false
 }
 
-// Handler wraps next: each record's message and attribute values (strings, errors, groups,
-// values of a LogValuer) pass through Redact before next sees them. Other values (numbers,
-// durations, times, slices) pass as they are.
+// Handler wraps next: each record's message and attribute values (strings, errors, string
+// slices, groups, values of a LogValuer) pass through Redact before next sees them; an error
+// becomes its redacted text, as the JSON handler would have written it. Other values
+// (numbers, durations, times, other types, named string types among them) pass as they are.
 func Handler(next slog.Handler) slog.Handler {
 	if h, ok := next.(*handler); ok {
 		return h
