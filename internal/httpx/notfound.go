@@ -138,3 +138,34 @@ func (m ByMethod) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	slices.Sort(allow)
 	MethodNotAllowed(w, r, allow...)
 }
+
+// CrossSiteReason is the error code of a write a browser sent from a page of another site
+// (http.CrossOriginProtection refused it): 403 on every route, nothing done.
+const CrossSiteReason = "cross_site_request"
+
+// CrossOriginRefused answers a write that http.CrossOriginProtection refused (a browser sent it
+// from a page of another site: Sec-Fetch-Site cross-site or same-site, or, without Fetch
+// Metadata, an Origin that is not this host's) with 403 in the shape of the route: the GraphQL
+// errors of /graphql, the OAuth error of the OAuth endpoints, the documented
+// {"error","message"} of the other API routes, and for a page's form (a mailed link's
+// confirmation, the sign-in and consent forms) the HTML error page (page, status 403). The
+// protection's own answer was a text/plain sentence on every route, which no client of the
+// API could read as an error and which left a person on a bare line of text.
+func CrossOriginRefused(page PageError) http.Handler {
+	const msg = "this request was sent from a page of another site; LoginSign takes it only from its own pages or from a program (nothing was changed)"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case p == "/graphql" || strings.HasPrefix(p, "/graphql/"):
+			w.Header().Set("Cache-Control", "no-store")
+			WriteJSON(w, http.StatusForbidden, map[string]any{"errors": []any{
+				map[string]any{"message": msg, "extensions": map[string]string{"code": CrossSiteReason}}}})
+		case oauthShaped(p):
+			WriteJSON(w, http.StatusForbidden, oauthErrorBody{Error: CrossSiteReason, Description: msg})
+		case isAPIPath(p) && !OAuthPage(p) || page == nil:
+			WriteJSON(w, http.StatusForbidden, ErrorBody{Error: CrossSiteReason, Message: msg})
+		default:
+			page(w, r, http.StatusForbidden, nil)
+		}
+	})
+}

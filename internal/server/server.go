@@ -414,6 +414,9 @@ func (s *Server) routes() http.Handler {
 	h = api.Sessions(h)
 	h = activityLocation(h, s.cfg.ActivityLocationHeader)
 	cop := http.NewCrossOriginProtection()
+	// Its refusals answer in the shape of the route (JSON for the APIs, the error page for a
+	// page's form) rather than its own text/plain line.
+	cop.SetDenyHandler(httpx.CrossOriginRefused(errorPage))
 	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated
 	// Logout 1.0 §2); its confirmation step guards it instead (authpages.EndSession).
 	cop.AddInsecureBypassPattern("POST /oauth/logout")

@@ -37,7 +37,8 @@ type errorData struct {
 	Allow   string
 }
 
-// Error writes the HTML page of status (404 or 405; allow lists the methods the path takes).
+// Error writes the HTML page of status (404, 405 or 403; allow lists the methods the path
+// takes, for 405). 403 is a form sent from a page of another site (httpx.CrossOriginRefused).
 func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, allow []string) {
 	d := errorData{Status: status, Path: r.URL.Path}
 	switch status {
@@ -48,6 +49,11 @@ func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, allo
 		if d.Allow != "" {
 			w.Header().Set("Allow", d.Allow)
 		}
+	case http.StatusForbidden:
+		// A form a browser sent from a page of another site (httpx.CrossOriginRefused).
+		d.Heading = "This form came from another site"
+		d.Message = "Your browser sent this request from a page of another site, so LoginSign did nothing with it. " +
+			"Go back to the LoginSign page you were on, reload it and send the form from there."
 	default:
 		status = http.StatusNotFound
 		d.Status, d.Heading = status, "Page not found"
