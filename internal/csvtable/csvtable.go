@@ -178,12 +178,8 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 		t.Empty = true
 		return t, nil
 	}
-	line := first
-	if i := bytes.IndexAny(first, "\r\n"); i >= 0 {
-		line = first[:i]
-	}
 	limit := &fieldLimit{r: br, comma: ','}
-	commas, semicolons, tabs := bytes.Count(line, []byte(",")), bytes.Count(line, []byte(";")), bytes.Count(line, []byte("\t"))
+	commas, semicolons, tabs := delimiters(first)
 	if semicolons > commas {
 		limit.comma = ';'
 	}
@@ -230,6 +226,30 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 		}
 		t.Rows = append(t.Rows, Row{Line: at, Fields: kept(rec, keep, byOrder)})
 	}
+}
+
+// delimiters counts the commas, semicolons and tabs of b's first record that stand outside
+// quoted fields: a comma-separated line whose quoted note holds tabs or semicolons is still
+// comma-separated (a doubled quote inside a quoted field toggles twice and stays inside). The
+// record ends at the first line break outside quotes, or where b does.
+func delimiters(b []byte) (commas, semicolons, tabs int) {
+	quoted := false
+	for _, c := range b {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '\r' || c == '\n':
+			return
+		case c == ',':
+			commas++
+		case c == ';':
+			semicolons++
+		case c == '\t':
+			tabs++
+		}
+	}
+	return
 }
 
 // skipBlankLines consumes the lines of br that hold only white space, up to the first line
