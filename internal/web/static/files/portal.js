@@ -96,7 +96,9 @@
     records.push(cur);
     records = records.filter(function (r) { return r.trim() !== ""; });
     if (!records.length) return 0;
-    var first = records[0], count = function (d) { return first.split(d).length - 1; };
+    // Delimiters are counted outside quoted fields, as csvtable.delimiters counts them.
+    var first = records[0], outside = first.replace(/"[^"]*"/g, "");
+    var count = function (d) { return outside.split(d).length - 1; };
     var delim = count(";") > count(",") ? ";" : ",";
     if (count("\t") > Math.max(count(","), count(";"))) delim = "\t";
     var header = first.split(delim).some(function (f) {
