@@ -153,6 +153,23 @@ func resolvingDial(d *net.Dialer, r Resolver) func(ctx context.Context, network,
 	}
 }
 
+// keepScheduleKey marks a context whose manual send is the redelivery of an event that was
+// pending already (withKeptSchedule).
+type keepScheduleKey struct{}
+
+// withKeptSchedule returns ctx in which a manual send the address budget refuses leaves its
+// event on the retry schedule: the redelivery of an event the workers were going to send
+// anyway. Without it a refused send fails its event (recordTx).
+func withKeptSchedule(ctx context.Context) context.Context {
+	return context.WithValue(ctx, keepScheduleKey{}, true)
+}
+
+// keepsSchedule reports whether ctx is withKeptSchedule's.
+func keepsSchedule(ctx context.Context) bool {
+	keep, _ := ctx.Value(keepScheduleKey{}).(bool)
+	return keep
+}
+
 // takeAddress counts address a and port with take (withAddressBudget) before the dialer
 // connects there: unless allowPrivate, only an address the dialer would connect to
 // (PublicAddr, not this host's). Refused, the error wraps ErrAddressBudget and take's.

@@ -295,6 +295,7 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 		return nil, err
 	}
 	now := s.Now().UTC()
+	wasPending := false
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID)
 		if err != nil {
@@ -304,6 +305,7 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 		if err != nil {
 			return store.Err(err, "webhook event")
 		}
+		wasPending = ev.Status == webhookevent.StatusPending
 		switch {
 		case ev.Type == TypeBackchannelLogout:
 			// A back-channel logout goes to its own URI, whatever the webhook's state.
@@ -341,8 +343,13 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 	}
 	if s.Worker != nil {
 		// Sent now, as a test event is: a worker's attempt would not count the addresses it
-		// connects to against the developer's budget (manualContext).
-		if _, err := s.Worker.deliverHeld(s.manualContext(ctx), eventID); err != nil {
+		// connects to against the developer's budget (manualContext). Refused by the budget,
+		// an event that was pending keeps its schedule; any other fails (recordTx).
+		mctx := s.manualContext(ctx)
+		if wasPending {
+			mctx = withKeptSchedule(mctx)
+		}
+		if _, err := s.Worker.deliverHeld(mctx, eventID); err != nil {
 			s.Worker.cfg.Log.Error("webhooks: delivering a redelivery now; the worker will", "event", eventID, "err", err)
 		}
 	}

@@ -641,6 +641,9 @@ type outcome struct {
 	err        string
 	retryAfter time.Duration
 	duration   time.Duration
+	// refused: a manual send the developer's budget of new receiver addresses refused
+	// (ErrAddressBudget); nothing was connected to.
+	refused bool
 }
 
 // Deliver makes one attempt at a claimed event and records it: POST of the stored body,
@@ -783,7 +786,7 @@ func (w *Worker) postLogout(ctx context.Context, app *ent.Application, ev *ent.W
 func (w *Worker) send(req *http.Request, started time.Time) outcome {
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
-		o := outcome{err: w.describe(err), duration: time.Since(started)}
+		o := outcome{err: w.describe(err), duration: time.Since(started), refused: errors.Is(err, ErrAddressBudget)}
 		if o.err == UnreachableHost {
 			// No receiver was reached. How long the lookup took (an internal name answered
 			// at once by LoginSign's resolver, a missing one after a recursive search) would
@@ -990,6 +993,14 @@ func (w *Worker) recordTx(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent,
 		// (A logout receiver's 410 is an ordinary failure: it says nothing of the webhook.)
 		result = "gone"
 		upd.SetStatus(webhookevent.StatusDisabled)
+	case o.refused && !keepsSchedule(ctx):
+		// A manual send the budget refused ends there, as a ping's one attempt does: left
+		// to the workers, whose attempts count nothing, the redelivery of an event already
+		// delivered or failed went out a few minutes later to whatever address the name
+		// then had, and the budget refused nothing (keepsSchedule: an event that was on
+		// its way anyway keeps its schedule).
+		result = "failed"
+		upd.SetStatus(webhookevent.StatusFailed)
 	case attempt >= maxAttempts(ev.Type):
 		// (A redelivered event's attempts go on counting, so a redelivery is one attempt
 		// more, whether the event had failed after MaxAttempts or was a ping.)
