@@ -19,6 +19,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
@@ -172,7 +173,10 @@ func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (idTokenHi
 	if err := tok.Claims(key.public, &c, &extra); err != nil {
 		return idTokenHint{}, bad
 	}
-	if c.Issuer != s.Config.Issuer || c.Subject == "" || len(c.Audience) != 1 {
+	// An id_token signed while LOGINSIGN_BASE_URL was kept with its host in upper case (it
+	// is now kept in lower case, and the issuer with it) is still this issuer's: apps keep
+	// an id_token for the logout of a session that may last months.
+	if !httpx.SameOrigin(c.Issuer, s.Config.Issuer) || c.Subject == "" || len(c.Audience) != 1 {
 		return idTokenHint{}, bad
 	}
 	h := idTokenHint{sub: c.Subject, aud: c.Audience[0]}
