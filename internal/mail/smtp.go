@@ -158,9 +158,20 @@ func (s *smtpSender) deliver(ctx context.Context, env envelope, data []byte, reh
 	return nil
 }
 
-// noteTail adds how long the end of a sent mail's conversation took to the moving average
-// tail (the first mail sets it; each next one moves it by an eighth of the difference).
+// maxTail bounds one mail's end of conversation as noteTail counts it. A relay that once
+// took half a minute to accept a message (a queue flush, a content scanner restarting) set
+// the average a rehearsal waits out, the first mail wholly and any other by an eighth: every
+// withheld invitation's request then hung for seconds, tens of seconds after a first slow
+// mail, until a score of mails had moved it back. A relay accepts a message in well under a
+// second; past maxTail a mail is an outlier whose time tells an inviter nothing a rehearsal
+// should copy.
+const maxTail = 5 * time.Second
+
+// noteTail adds how long the end of a sent mail's conversation took, at most maxTail, to the
+// moving average tail (the first mail sets it; each next one moves it by an eighth of the
+// difference).
 func (s *smtpSender) noteTail(took time.Duration) {
+	took = min(took, maxTail)
 	s.tailMu.Lock()
 	defer s.tailMu.Unlock()
 	if s.tail == 0 {
