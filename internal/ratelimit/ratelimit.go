@@ -18,6 +18,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -42,9 +43,10 @@ type Rule struct {
 	Network int
 }
 
-// NetworkSpread is how many hits of a rule an IPv6 /48 may have in a window before a /64 of
-// it with no counter of its own yet gets none (TakeN): it bounds the counters of one rule that
-// one /48 has the store keep to about NetworkSpread, not networkN.
+// NetworkSpread is how many /64s of an IPv6 /48 get a counter of their own for a rule in a
+// window (TakeN); a further /64 gets none and counts against one of NetworkSpread shares of
+// the /48 (shareKey) instead: it bounds the counters of one rule that one /48 has the store
+// keep to about twice NetworkSpread, not networkN.
 const NetworkSpread = 16
 
 // NetworkFactor is a rule's default budget for an IPv6 /48 in multiples of its N: the /64s of
@@ -184,10 +186,14 @@ func (l *Limiter) Take(ctx context.Context, r Rule, subject string) error {
 // failed for a reason of the server's own (a database lost), so that such failures spend none
 // of a budget the caller has few of.
 func (l *Limiter) Return(ctx context.Context, r Rule, subject string) error {
-	if err := l.KV.Unlimit(ctx, r.key(subject), 1, r.Window); err != nil {
+	key, nk, network, err := l.ownKey(ctx, r, subject)
+	if err != nil {
 		return err
 	}
-	if nk, ok := r.networkKey(subject); ok {
+	if err := l.KV.Unlimit(ctx, key, 1, r.Window); err != nil {
+		return err
+	}
+	if network {
 		return l.KV.Unlimit(ctx, nk, 1, r.Window)
 	}
 	return nil
@@ -210,18 +216,18 @@ func (l *Limiter) TakeForUser(ctx context.Context, r Rule) error {
 // complexity. An IPv6 subject's /48 is read first (spent: Exceeded, and the /64 is not
 // counted, so writes no counter) and counted after the /64 when the /64 is within its budget.
 //
-// A /48 busy in the window (NetworkSpread hits) gives no further /64 a counter: the hit of a
-// /64 that has none yet is counted against the /48 alone, and a /64 already counted keeps its
-// own budget. Each /64 otherwise wrote a counter of its own, which the embedded store keeps to
+// A /48 whose first NetworkSpread /64s have counters in the window gives no further /64 one:
+// the hit of a /64 that has none is counted against its share of the /48 (shareKey, r.N for
+// each of NetworkSpread shares), and a /64 already counted keeps its own budget. Each /64 otherwise wrote a counter of its own, which the embedded store keeps to
 // half its keys and never evicts: one /48 kept up to networkN of them live per rule (9,600 for
 // the authorization requests' a quarter of an hour, and as many for the login page's passkey
 // challenges), so some fifty /48s, which tunnel brokers hand out for free, kept the counters'
 // half full and every new counter, so every sign-in on the server, answered 503.
 func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) error {
 	nk, network := r.networkKey(subject)
-	own := true
+	key, limit := r.key(subject), r.N
 	if network {
-		rep, err := l.KV.Transact(ctx, append(kv.PeekCmds(nk), []string{"EXISTS", kv.CounterPrefix + r.key(subject)})...)
+		rep, err := l.KV.Transact(ctx, append(kv.PeekCmds(nk), []string{"EXISTS", kv.CounterPrefix + key}, []string{"GET", kv.CounterPrefix + nk + "#own"})...)
 		if err != nil {
 			return fmt.Errorf("rate limit: %w", err)
 		}
@@ -229,19 +235,28 @@ func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) erro
 		if !ok {
 			return r.exceeded(retry)
 		}
-		v, _ := rep[0].(string)
-		used, _ := strconv.ParseInt(v, 10, 64)
 		exists, _ := rep[2].(int64)
-		own = exists > 0 || used < NetworkSpread
+		v, _ := rep[3].(string)
+		owned, _ := strconv.ParseInt(v, 10, 64)
+		switch {
+		case exists > 0:
+		case owned < NetworkSpread:
+			// One of the first NetworkSpread /64s of the /48 in the window: a counter of
+			// its own, however many hits the /48 has, so that a few busy /64s (a company's
+			// sites, a campus's gateways) never share a budget.
+			if _, _, err := l.KV.LimitN(ctx, nk+"#own", 1, NetworkSpread, r.Window); err != nil {
+				return err
+			}
+		default:
+			key = r.shareKey(subject, nk)
+		}
 	}
-	if own {
-		ok, retry, err := l.KV.LimitN(ctx, r.key(subject), n, r.N, r.Window)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return r.exceeded(retry)
-		}
+	ok, retry, err := l.KV.LimitN(ctx, key, n, limit, r.Window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return r.exceeded(retry)
 	}
 	if network {
 		ok, retry, err := l.KV.LimitN(ctx, nk, n, r.networkN(), r.Window)
@@ -255,14 +270,51 @@ func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) erro
 	return nil
 }
 
+// shareKey is the counter that a /64 of a busy /48 (nk, NetworkSpread /64s counted in the
+// window) with no counter of its own counts against: one of NetworkSpread shares of the /48, picked by
+// the /64, each with the budget of one /64 (r.N). Counted against the /48 alone, the hits of
+// such a /64 wrote no counter of its own, so Take and Check never saw it past r.N: a single
+// /64 (a rented server's, in its provider's busy /48) had the /48's whole budget, sixteen
+// times its own, for every rule (sign-in mails, codes and links tried, license codes
+// redeemed, authorization requests, GraphQL cost), and spent its neighbours' with it. A share
+// bounds it to r.N again while a /48 still keeps at most NetworkSpread counters of shares per
+// rule, and the shares together are the /48's budget, which still caps them all.
+func (r Rule) shareKey(subject, nk string) string {
+	h := fnv.New32a()
+	h.Write([]byte(subjectKey(subject)))
+	return nk + "#" + strconv.Itoa(int(h.Sum32()%NetworkSpread))
+}
+
+// ownKey is the counter that subject's hits are counted against now: its own (r.key), or,
+// for a /64 of a busy /48 with none of its own, its share (shareKey). One round trip.
+func (l *Limiter) ownKey(ctx context.Context, r Rule, subject string) (key, nk string, network bool, err error) {
+	key = r.key(subject)
+	nk, network = r.networkKey(subject)
+	if !network {
+		return key, "", false, nil
+	}
+	rep, err := l.KV.Transact(ctx, []string{"EXISTS", kv.CounterPrefix + key})
+	if err != nil {
+		return "", "", false, fmt.Errorf("rate limit: %w", err)
+	}
+	if exists, _ := rep[0].(int64); exists == 0 {
+		key = r.shareKey(subject, nk)
+	}
+	return key, nk, true, nil
+}
+
 // Check returns Exceeded when subject has already used up r in the current window, without
 // counting a hit. Rules that count failures use Check before the attempt and Take after a
 // failure, so successes never use up the budget.
 //
 // An IPv6 subject is also refused when its /48 has spent r.Network.
 func (l *Limiter) Check(ctx context.Context, r Rule, subject string) error {
-	keys, limits := []string{r.key(subject)}, []int{r.N}
-	if nk, ok := r.networkKey(subject); ok {
+	key, nk, network, err := l.ownKey(ctx, r, subject)
+	if err != nil {
+		return err
+	}
+	keys, limits := []string{key}, []int{r.N}
+	if network {
 		keys, limits = append(keys, nk), append(limits, r.networkN())
 	}
 	ok, retry, err := l.KV.PeekEach(ctx, keys, limits)
