@@ -309,17 +309,31 @@ func (l *Limiter) ownKey(ctx context.Context, r Rule, subject string) (key, nk s
 //
 // An IPv6 subject is also refused when its /48 has spent r.Network.
 func (l *Limiter) Check(ctx context.Context, r Rule, subject string) error {
-	key, nk, network, err := l.ownKey(ctx, r, subject)
-	if err != nil {
-		return err
+	nk, network := r.networkKey(subject)
+	if !network {
+		ok, retry, err := l.KV.Peek(ctx, r.key(subject), r.N)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.exceeded(retry)
+		}
+		return nil
 	}
-	keys, limits := []string{key}, []int{r.N}
-	if network {
-		keys, limits = append(keys, nk), append(limits, r.networkN())
-	}
-	ok, retry, err := l.KV.PeekEach(ctx, keys, limits)
+	// The /64's counter, or its share when it has none (TakeN), and the /48: one round trip.
+	cmds := append(kv.PeekCmds(r.key(subject)), kv.PeekCmds(r.shareKey(subject, nk))...)
+	cmds = append(append(cmds, kv.PeekCmds(nk)...), []string{"EXISTS", kv.CounterPrefix + r.key(subject)})
+	rep, err := l.KV.Transact(ctx, cmds...)
 	if err != nil {
-		return err
+		return fmt.Errorf("rate limit: %w", err)
+	}
+	own := rep[:2]
+	if exists, _ := rep[6].(int64); exists == 0 {
+		own = rep[2:4]
+	}
+	ok, retry := kv.ReadPeek(own, r.N)
+	if ok {
+		ok, retry = kv.ReadPeek(rep[4:6], r.networkN())
 	}
 	if !ok {
 		return r.exceeded(retry)
@@ -367,16 +381,25 @@ func (l *Limiter) CheckTake(ctx context.Context, check Rule, checkSubject string
 
 // CheckTakeLater is CheckTake left to a round trip the caller makes anyway: cmds go first in
 // the caller's kv.Transact, and result reads their replies (the first len(cmds)) into
-// CheckTake's errors. The check reads an IPv6 checkSubject's /48 too, as Check does.
+// CheckTake's errors. The check reads an IPv6 checkSubject's /48 too, and its share when it
+// has no counter of its own, as Check does.
 func CheckTakeLater(check Rule, checkSubject string, take Rule, takeSubject string) (cmds [][]string, result func(replies []any) (checkErr, takeErr error)) {
 	cmds = kv.PeekLimitCmds(check.key(checkSubject), take.key(takeSubject), 1, take.Window)
 	nk, network := check.networkKey(checkSubject)
 	n := len(cmds)
 	if network {
+		// The /48, and the share a /64 with no counter of its own is counted against (TakeN).
 		cmds = append(cmds, kv.PeekCmds(nk)...)
+		cmds = append(cmds, kv.PeekCmds(check.shareKey(checkSubject, nk))...)
+		cmds = append(cmds, []string{"EXISTS", kv.CounterPrefix + check.key(checkSubject)})
 	}
 	return cmds, func(r []any) (checkErr, takeErr error) {
 		peekOK, peekRetry, ok, retry := kv.ReadPeekLimit(r, check.N, take.N, take.Window)
+		if network {
+			if exists, _ := r[n+4].(int64); exists == 0 {
+				peekOK, peekRetry = kv.ReadPeek(r[n+2:], check.N)
+			}
+		}
 		if network && peekOK {
 			peekOK, peekRetry = kv.ReadPeek(r[n:], check.networkN())
 		}

@@ -70,3 +70,48 @@ func TestASingleSlash64CannotSpendItsBusySlash48sWholeBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckTakeRefusesASlash64ThatSpentItsShareOfABusySlash48: the client authentication's
+// failures per client address are read by CheckTake (CheckTakeLater) and counted by Take. A
+// /64 of a busy /48 with no counter of its own had its failures counted against the /48 alone,
+// and CheckTake read only the /64's counter, which it never had: it could fail sixteen times
+// its budget of client secrets tried. CheckTake reads the share the failures were counted
+// against.
+func TestCheckTakeRefusesASlash64ThatSpentItsShareOfABusySlash48(t *testing.T) {
+	kvtest.Run(t, func(t *testing.T, k *kv.Store) {
+		ctx := context.Background()
+		l := ratelimit.New(k)
+		failures := ratelimit.Rule{Name: "fail23", N: 3, Window: 15 * time.Minute}
+		quota := ratelimit.Rule{Name: "quota23", N: 1000, Window: 15 * time.Minute}
+		for i := range ratelimit.NetworkSpread {
+			if err := l.Take(ctx, failures, fmt.Sprintf("client:2001:db8:79:%x::1", 100+i)); err != nil {
+				t.Fatalf("neighbour %d: %v", i, err)
+			}
+		}
+		thief := "client:2001:db8:79:1::9"
+		for i := range failures.N {
+			if err := l.Take(ctx, failures, thief); err != nil {
+				t.Fatalf("failure %d: %v", i+1, err)
+			}
+		}
+		checkErr, _, err := l.CheckTake(ctx, failures, thief, quota, "app23")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !apperr.Is(checkErr, apperr.RateLimited) {
+			t.Fatalf("CheckTake of a /64 past its failures: %v, want RateLimited", checkErr)
+		}
+		// A quiet /64 of the same /48 whose share the thief did not spend is let through.
+		for i := range 64 {
+			other := fmt.Sprintf("client:2001:db8:79:%x::9", 200+i)
+			checkErr, _, err := l.CheckTake(ctx, failures, other, quota, "app23")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if checkErr == nil {
+				return
+			}
+		}
+		t.Fatal("every /64 of the /48 was refused; want those of other shares let through")
+	})
+}
