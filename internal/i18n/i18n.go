@@ -268,6 +268,26 @@ func (l *Locale) Duration(d time.Duration) string {
 	return l.T("duration.minutes", int(d/time.Minute))
 }
 
+// Period writes d, a time the code enforces (how long a link works, how long until something
+// happens), in whole days from two days on ("7 days", "3 jours"), else as Duration does, so a
+// message states it from the constant or setting instead of in its own words. It is the form
+// for a duration that is the object of its sentence or stands before "later" ("You have 3 days",
+// "3 Tage später"); after a preposition that governs the dative in German ("innerhalb von",
+// "in", "nach") use PeriodDative.
+func (l *Locale) Period(d time.Duration) string { return l.period(d, "duration.days") }
+
+// PeriodDative is Period in the dative where the language has one: "innerhalb von 7 Tagen" in
+// German; the same as Period in English and French.
+func (l *Locale) PeriodDative(d time.Duration) string { return l.period(d, "duration.days_dative") }
+
+func (l *Locale) period(d time.Duration, days string) string {
+	const day = 24 * time.Hour
+	if d >= 2*day && d%day == 0 {
+		return l.T(days, int(d/day))
+	}
+	return l.Duration(d)
+}
+
 // Ago writes how long ago something happened, d before now: "just now" under a minute,
 // then in whole minutes or hours ("3 minutes ago", "vor 3 Minuten").
 func (l *Locale) Ago(d time.Duration) string {

@@ -8,6 +8,8 @@ import "golang.org/x/text/feature/plural"
 
 var en = map[string]any{
 	"site":                    "LoginSign",
+	"duration.days":           plural.Selectf(1, "%d", "one", "%d day", "other", "%d days"),
+	"duration.days_dative":    plural.Selectf(1, "%d", "one", "%d day", "other", "%d days"),
 	"duration.hours":          plural.Selectf(1, "%d", "one", "%d hour", "other", "%d hours"),
 	"duration.minutes":        plural.Selectf(1, "%d", "one", "%d minute", "other", "%d minutes"),
 	"duration.seconds":        plural.Selectf(1, "%d", "one", "%d second", "other", "%d seconds"),
@@ -128,6 +130,8 @@ var en = map[string]any{
 
 var fr = map[string]any{
 	"site":                    "LoginSign",
+	"duration.days":           plural.Selectf(1, "%d", "one", "%d jour", "other", "%d jours"),
+	"duration.days_dative":    plural.Selectf(1, "%d", "one", "%d jour", "other", "%d jours"),
 	"duration.hours":          plural.Selectf(1, "%d", "one", "%d heure", "other", "%d heures"),
 	"duration.minutes":        plural.Selectf(1, "%d", "one", "%d minute", "other", "%d minutes"),
 	"duration.seconds":        plural.Selectf(1, "%d", "one", "%d seconde", "other", "%d secondes"),
@@ -247,6 +251,8 @@ var fr = map[string]any{
 
 var de = map[string]any{
 	"site":                    "LoginSign",
+	"duration.days":           plural.Selectf(1, "%d", "one", "%d Tag", "other", "%d Tage"),
+	"duration.days_dative":    plural.Selectf(1, "%d", "one", "%d Tag", "other", "%d Tagen"),
 	"duration.hours":          plural.Selectf(1, "%d", "one", "%d Stunde", "other", "%d Stunden"),
 	"duration.minutes":        plural.Selectf(1, "%d", "one", "%d Minute", "other", "%d Minuten"),
 	"duration.seconds":        plural.Selectf(1, "%d", "one", "%d Sekunde", "other", "%d Sekunden"),

@@ -36,7 +36,7 @@ var linkPagesEN = map[string]any{
 	"linkpage.cancelled":            "Your primary address stays as it was.",
 
 	"linkpage.undo_totp_title":           "Turn off the new authenticator app?",
-	"linkpage.undo_totp":                 "An authenticator app was set up for two-step verification on your LoginSign account. If this wasn't you, turn it off: your account is signed out everywhere and the passkeys added since are removed at once; the app is turned off three days later, unless it or a recovery code is used to sign in meanwhile (so that whoever reads your mail cannot turn off what you set up). Then sign in with a link sent to your email.",
+	"linkpage.undo_totp":                 "An authenticator app was set up for two-step verification on your LoginSign account. If this wasn't you, turn it off: your account is signed out everywhere and the passkeys added since are removed at once; the app is turned off %s later, unless it or a recovery code is used to sign in meanwhile (so that whoever reads your mail cannot turn off what you set up). Then sign in with a link sent to your email.",
 	"linkpage.undo_totp_scheduled_title": "Your account is signed out everywhere",
 	"linkpage.undo_totp_scheduled":       "The authenticator app will be turned off on %s, unless it or a recovery code is used to sign in before. Then sign in with a link sent to your email, and set up two-step verification with your own app.",
 	"linkpage.undo_totp_button":          "Turn it off and sign out everywhere",
@@ -82,7 +82,7 @@ var linkPagesFR = map[string]any{
 	"linkpage.cancelled":            "Votre adresse principale reste inchangée.",
 
 	"linkpage.undo_totp_title":           "Désactiver la nouvelle application d’authentification ?",
-	"linkpage.undo_totp":                 "Une application d’authentification a été configurée pour la vérification en deux étapes de votre compte LoginSign. Si ce n’était pas vous, désactivez-la : votre compte est déconnecté partout et les clés d’accès ajoutées depuis sont supprimées tout de suite ; l’application est désactivée trois jours plus tard, sauf si elle ou un code de récupération sert à se connecter d’ici là (pour que qui lit votre courrier ne puisse pas désactiver ce que vous avez configuré). Connectez-vous ensuite avec un lien envoyé à votre adresse e-mail.",
+	"linkpage.undo_totp":                 "Une application d’authentification a été configurée pour la vérification en deux étapes de votre compte LoginSign. Si ce n’était pas vous, désactivez-la : votre compte est déconnecté partout et les clés d’accès ajoutées depuis sont supprimées tout de suite ; l’application est désactivée %s plus tard, sauf si elle ou un code de récupération sert à se connecter d’ici là (pour que qui lit votre courrier ne puisse pas désactiver ce que vous avez configuré). Connectez-vous ensuite avec un lien envoyé à votre adresse e-mail.",
 	"linkpage.undo_totp_scheduled_title": "Votre compte est déconnecté partout",
 	"linkpage.undo_totp_scheduled":       "L’application d’authentification sera désactivée le %s, sauf si elle ou un code de récupération sert à se connecter avant. Connectez-vous ensuite avec un lien envoyé à votre adresse e-mail, puis configurez la vérification en deux étapes avec votre propre application.",
 	"linkpage.undo_totp_button":          "La désactiver et tout déconnecter",
@@ -128,7 +128,7 @@ var linkPagesDE = map[string]any{
 	"linkpage.cancelled":            "Ihre Hauptadresse bleibt, wie sie war.",
 
 	"linkpage.undo_totp_title":           "Die neue Authentifizierungs-App ausschalten?",
-	"linkpage.undo_totp":                 "Für die Bestätigung in zwei Schritten Ihres LoginSign-Kontos wurde eine Authentifizierungs-App eingerichtet. Wenn Sie das nicht waren, schalten Sie sie aus: Ihr Konto wird überall abgemeldet, und seitdem hinzugefügte Passkeys werden sofort entfernt; die App wird drei Tage später ausgeschaltet, es sei denn, sie oder ein Wiederherstellungscode wird bis dahin zum Anmelden verwendet (damit niemand, der Ihre E-Mails liest, ausschalten kann, was Sie eingerichtet haben). Melden Sie sich danach mit einem Link an Ihre E-Mail-Adresse an.",
+	"linkpage.undo_totp":                 "Für die Bestätigung in zwei Schritten Ihres LoginSign-Kontos wurde eine Authentifizierungs-App eingerichtet. Wenn Sie das nicht waren, schalten Sie sie aus: Ihr Konto wird überall abgemeldet, und seitdem hinzugefügte Passkeys werden sofort entfernt; die App wird %s später ausgeschaltet, es sei denn, sie oder ein Wiederherstellungscode wird bis dahin zum Anmelden verwendet (damit niemand, der Ihre E-Mails liest, ausschalten kann, was Sie eingerichtet haben). Melden Sie sich danach mit einem Link an Ihre E-Mail-Adresse an.",
 	"linkpage.undo_totp_scheduled_title": "Ihr Konto ist überall abgemeldet",
 	"linkpage.undo_totp_scheduled":       "Die Authentifizierungs-App wird am %s ausgeschaltet, es sei denn, sie oder ein Wiederherstellungscode wird vorher zum Anmelden verwendet. Melden Sie sich danach mit einem Link an Ihre E-Mail-Adresse an und richten Sie die Bestätigung in zwei Schritten mit Ihrer eigenen App ein.",
 	"linkpage.undo_totp_button":          "Ausschalten und überall abmelden",

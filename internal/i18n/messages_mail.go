@@ -1,7 +1,5 @@
 package i18n
 
-import "golang.org/x/text/feature/plural"
-
 // The mails other than the sign-in mail (whose keys are in messages.go). A %s that names an
 // address or an app is shown in bold in the HTML part (mail wraps it), so the messages hold no
 // markup themselves.
@@ -66,13 +64,13 @@ var enMail = map[string]any{
 	"mail.notice.second_step_paused.advice":       "Whoever typed them could open sign-in links from your mailbox. If it was not you, change the password of your email now. For the next day your account signs in only in browsers you used before; nothing else changed:",
 	"mail.notice.totp_removal_scheduled.headline": "Two-step verification will be turned off",
 	"mail.notice.totp_removal_scheduled.what":     "The “this wasn't me” link of your authenticator app was used",
-	"mail.notice.totp_removal_scheduled.advice":   "Your account was signed out everywhere, the passkeys added since the app was set up were removed, and the app will be turned off three days later. If this was you, there is nothing more to do. If it was not, someone who reads your mail and signed in to your account before did it: sign in with the app before then to keep it, change the password of your email, and add your passkeys again:",
+	"mail.notice.totp_removal_scheduled.advice":   "Your account was signed out everywhere, the passkeys added since the app was set up were removed, and the app will be turned off %[2]s later. If this was you, there is nothing more to do. If it was not, someone who reads your mail and signed in to your account before did it: sign in with the app before then to keep it, change the password of your email, and add your passkeys again:",
 
 	"mail.notice.second_step_paused_browser.headline": "Sign-ins in one of your browsers were paused",
 	"mail.notice.second_step_paused_browser.what":     "Wrong two-step verification codes were typed again and again in a browser that signed in to your account before",
 	"mail.notice.second_step_paused_browser.advice":   "Whoever typed them could open sign-in links from your mailbox, in a browser (or with a copy of its cookies) that was signed in to your account. If it was not you, change the password of your email now and sign out every other session. For the next day that browser cannot sign in; your other browsers are not affected:",
 
-	"mail.notice.totp_added.undo_advice": "If this was you, there is nothing to do. If it was not, someone signed in to your account did it, and without its codes you could not sign in again. Within seven days, open the link below in a browser you signed in to LoginSign with before: it signs your account out everywhere, removes the passkeys added since, and turns that app off three days later, unless it is used to sign in meanwhile.",
+	"mail.notice.totp_added.undo_advice": "If this was you, there is nothing to do. If it was not, someone signed in to your account did it, and without its codes you could not sign in again. Within %[3]s, open the link below in a browser you signed in to LoginSign with before: it signs your account out everywhere, removes the passkeys added since, and turns that app off %[2]s later, unless it is used to sign in meanwhile.",
 	"mail.notice.undo_button":            "This wasn't me: turn it off",
 	"mail.change_code.subject":           "Your LoginSign confirmation code",
 	"mail.change_code.lead":              "Someone signed in to your LoginSign account asked for a code to change how it signs in (add an address or a passkey, make another address the primary one, remove an address) or to close it. Enter this code where it was asked for:",
@@ -120,7 +118,6 @@ var enMail = map[string]any{
 	"mail.app_notice.app_transfer_proposed.headline":          "An application's ownership transfer was proposed",
 	"mail.app_notice.app_transfer_proposed.what":              "The ownership of %[1]s was proposed to %[2]s; nothing changes until they accept.",
 	"mail.app_notice.app_transfer_proposed.advice_concerned":  "You have %s to accept or decline it in the Developer Portal. If you did not expect it, decline it.",
-	"mail.app_notice.days":                                    plural.Selectf(1, "%d", "one", "%d day", "other", "%d days"),
 	"mail.app_notice.app_transfer_cancelled.headline":         "A proposed ownership transfer of an application was withdrawn",
 	"mail.app_notice.app_transfer_cancelled.what":             "The ownership of %[1]s is no longer proposed to %[2]s: the transfer was cancelled or declined.",
 	"mail.app_notice.app_transfer_cancelled.advice_concerned": "There is nothing to do. If you did not expect this, ask the application's owner.",
@@ -197,13 +194,13 @@ var frMail = map[string]any{
 	"mail.notice.second_step_paused.advice":       "Qui les a saisis peut ouvrir les liens de connexion de votre boîte mail. Si ce n’était pas vous, changez tout de suite le mot de passe de votre messagerie. Pendant un jour, votre compte ne se connecte que dans les navigateurs que vous avez déjà utilisés ; rien d’autre n’a changé :",
 	"mail.notice.totp_removal_scheduled.headline": "La vérification en deux étapes va être désactivée",
 	"mail.notice.totp_removal_scheduled.what":     "Le lien « Ce n’était pas moi » de votre application d’authentification a été utilisé",
-	"mail.notice.totp_removal_scheduled.advice":   "Votre compte a été déconnecté partout, les clés d’accès ajoutées depuis la configuration de l’application ont été supprimées et l’application sera désactivée trois jours plus tard. Si c’était vous, il n’y a rien d’autre à faire. Sinon, quelqu’un qui lit vos e-mails et s’est déjà connecté à votre compte l’a fait : connectez-vous avec l’application d’ici là pour la garder, changez le mot de passe de votre messagerie et ajoutez de nouveau vos clés d’accès :",
+	"mail.notice.totp_removal_scheduled.advice":   "Votre compte a été déconnecté partout, les clés d’accès ajoutées depuis la configuration de l’application ont été supprimées et l’application sera désactivée %[2]s plus tard. Si c’était vous, il n’y a rien d’autre à faire. Sinon, quelqu’un qui lit vos e-mails et s’est déjà connecté à votre compte l’a fait : connectez-vous avec l’application d’ici là pour la garder, changez le mot de passe de votre messagerie et ajoutez de nouveau vos clés d’accès :",
 
 	"mail.notice.second_step_paused_browser.headline": "Les connexions dans l’un de vos navigateurs sont suspendues",
 	"mail.notice.second_step_paused_browser.what":     "Des codes de vérification en deux étapes erronés ont été saisis à maintes reprises dans un navigateur qui s’est déjà connecté à votre compte",
 	"mail.notice.second_step_paused_browser.advice":   "Qui les a saisis peut ouvrir les liens de connexion de votre boîte mail, dans un navigateur (ou avec une copie de ses cookies) qui était connecté à votre compte. Si ce n’était pas vous, changez tout de suite le mot de passe de votre messagerie et déconnectez toutes les autres sessions. Pendant un jour, ce navigateur ne peut pas se connecter ; vos autres navigateurs ne sont pas concernés :",
 
-	"mail.notice.totp_added.undo_advice": "Si c’était vous, il n’y a rien à faire. Sinon, quelqu’un de connecté à votre compte l’a fait et, sans ses codes, vous ne pourriez plus vous connecter. Dans les sept jours, ouvrez le lien ci-dessous dans un navigateur où vous vous êtes déjà connecté à LoginSign : il déconnecte votre compte partout, supprime les clés d’accès ajoutées depuis et désactive cette application trois jours plus tard, sauf si elle sert à se connecter d’ici là.",
+	"mail.notice.totp_added.undo_advice": "Si c’était vous, il n’y a rien à faire. Sinon, quelqu’un de connecté à votre compte l’a fait et, sans ses codes, vous ne pourriez plus vous connecter. Dans un délai de %[3]s, ouvrez le lien ci-dessous dans un navigateur où vous vous êtes déjà connecté à LoginSign : il déconnecte votre compte partout, supprime les clés d’accès ajoutées depuis et désactive cette application %[2]s plus tard, sauf si elle sert à se connecter d’ici là.",
 	"mail.notice.undo_button":            "Ce n’était pas moi : désactiver",
 	"mail.change_code.subject":           "Votre code de confirmation LoginSign",
 	"mail.change_code.lead":              "Quelqu’un connecté à votre compte LoginSign a demandé un code pour changer la façon de s’y connecter (ajouter une adresse ou une clé d’accès, choisir une autre adresse principale, retirer une adresse) ou pour le fermer. Saisissez ce code là où il a été demandé :",
@@ -247,7 +244,6 @@ var frMail = map[string]any{
 	"mail.app_notice.app_transfer_proposed.headline":          "Un transfert de propriété d’une application a été proposé",
 	"mail.app_notice.app_transfer_proposed.what":              "La propriété de %[1]s a été proposée à %[2]s ; rien ne change tant que cette personne n’a pas accepté.",
 	"mail.app_notice.app_transfer_proposed.advice_concerned":  "Vous avez %s pour l’accepter ou la refuser dans le portail développeur. Si vous ne vous y attendiez pas, refusez-la.",
-	"mail.app_notice.days":                                    plural.Selectf(1, "%d", "one", "%d jour", "other", "%d jours"),
 	"mail.app_notice.app_transfer_cancelled.headline":         "Un transfert de propriété proposé d’une application a été retiré",
 	"mail.app_notice.app_transfer_cancelled.what":             "La propriété de %[1]s n’est plus proposée à %[2]s : le transfert a été annulé ou refusé.",
 	"mail.app_notice.app_transfer_cancelled.advice_concerned": "Il n’y a rien à faire. Si vous ne vous y attendiez pas, adressez-vous au propriétaire de l’application.",
@@ -324,13 +320,13 @@ var deMail = map[string]any{
 	"mail.notice.second_step_paused.advice":       "Wer sie eingegeben hat, kann Anmeldelinks aus Ihrem Postfach öffnen. Wenn Sie das nicht waren, ändern Sie jetzt das Passwort Ihres E-Mail-Kontos. Einen Tag lang meldet sich Ihr Konto nur in Browsern an, die Sie schon verwendet haben; sonst hat sich nichts geändert:",
 	"mail.notice.totp_removal_scheduled.headline": "Die Bestätigung in zwei Schritten wird ausgeschaltet",
 	"mail.notice.totp_removal_scheduled.what":     "Der Link „Das war ich nicht“ Ihrer Authentifizierungs-App wurde verwendet",
-	"mail.notice.totp_removal_scheduled.advice":   "Ihr Konto wurde überall abgemeldet, die seit der Einrichtung der App hinzugefügten Passkeys wurden entfernt, und die App wird drei Tage später ausgeschaltet. Wenn Sie das waren, ist nichts weiter zu tun. Wenn nicht, hat es jemand getan, der Ihre E-Mails liest und schon in Ihrem Konto angemeldet war: Melden Sie sich bis dahin mit der App an, um sie zu behalten, ändern Sie das Passwort Ihres E-Mail-Kontos und fügen Sie Ihre Passkeys erneut hinzu:",
+	"mail.notice.totp_removal_scheduled.advice":   "Ihr Konto wurde überall abgemeldet, die seit der Einrichtung der App hinzugefügten Passkeys wurden entfernt, und die App wird %[2]s später ausgeschaltet. Wenn Sie das waren, ist nichts weiter zu tun. Wenn nicht, hat es jemand getan, der Ihre E-Mails liest und schon in Ihrem Konto angemeldet war: Melden Sie sich bis dahin mit der App an, um sie zu behalten, ändern Sie das Passwort Ihres E-Mail-Kontos und fügen Sie Ihre Passkeys erneut hinzu:",
 
 	"mail.notice.second_step_paused_browser.headline": "Anmeldungen in einem Ihrer Browser wurden angehalten",
 	"mail.notice.second_step_paused_browser.what":     "In einem Browser, der schon bei Ihrem Konto angemeldet war, wurden immer wieder falsche Codes der Bestätigung in zwei Schritten eingegeben",
 	"mail.notice.second_step_paused_browser.advice":   "Wer sie eingegeben hat, kann Anmeldelinks aus Ihrem Postfach öffnen, in einem Browser (oder mit einer Kopie seiner Cookies), der bei Ihrem Konto angemeldet war. Wenn Sie das nicht waren, ändern Sie jetzt das Passwort Ihres E-Mail-Kontos und melden Sie alle anderen Sitzungen ab. Einen Tag lang kann sich dieser Browser nicht anmelden; Ihre anderen Browser sind nicht betroffen:",
 
-	"mail.notice.totp_added.undo_advice": "Wenn Sie das waren, ist nichts zu tun. Wenn nicht, hat es jemand getan, der in Ihrem Konto angemeldet war, und ohne deren Codes könnten Sie sich nicht mehr anmelden. Öffnen Sie innerhalb von sieben Tagen den Link unten in einem Browser, in dem Sie sich schon bei LoginSign angemeldet haben: Er meldet Ihr Konto überall ab, entfernt die seitdem hinzugefügten Passkeys und schaltet diese App drei Tage später aus, es sei denn, sie wird bis dahin zum Anmelden verwendet.",
+	"mail.notice.totp_added.undo_advice": "Wenn Sie das waren, ist nichts zu tun. Wenn nicht, hat es jemand getan, der in Ihrem Konto angemeldet war, und ohne deren Codes könnten Sie sich nicht mehr anmelden. Öffnen Sie innerhalb von %[3]s den Link unten in einem Browser, in dem Sie sich schon bei LoginSign angemeldet haben: Er meldet Ihr Konto überall ab, entfernt die seitdem hinzugefügten Passkeys und schaltet diese App %[2]s später aus, es sei denn, sie wird bis dahin zum Anmelden verwendet.",
 	"mail.notice.undo_button":            "Das war ich nicht: ausschalten",
 	"mail.change_code.subject":           "Ihr LoginSign-Bestätigungscode",
 	"mail.change_code.lead":              "Jemand, der bei Ihrem LoginSign-Konto angemeldet ist, hat einen Code angefordert, um die Anmeldung am Konto zu ändern (eine Adresse oder einen Passkey hinzufügen, eine andere Adresse zur Hauptadresse machen, eine Adresse entfernen) oder um es zu schließen. Geben Sie diesen Code dort ein, wo er verlangt wurde:",
@@ -374,7 +370,6 @@ var deMail = map[string]any{
 	"mail.app_notice.app_transfer_proposed.headline":          "Eine Eigentumsübertragung einer Anwendung wurde vorgeschlagen",
 	"mail.app_notice.app_transfer_proposed.what":              "Das Eigentum an %[1]s wurde %[2]s angeboten; nichts ändert sich, bevor diese Person annimmt.",
 	"mail.app_notice.app_transfer_proposed.advice_concerned":  "Sie haben %s, um es im Entwicklerportal anzunehmen oder abzulehnen. Wenn Sie das nicht erwartet haben, lehnen Sie es ab.",
-	"mail.app_notice.days":                                    plural.Selectf(1, "%d", "one", "%d Tag", "other", "%d Tage"),
 	"mail.app_notice.app_transfer_cancelled.headline":         "Eine vorgeschlagene Eigentumsübertragung einer Anwendung wurde zurückgezogen",
 	"mail.app_notice.app_transfer_cancelled.what":             "Das Eigentum an %[1]s wird %[2]s nicht mehr angeboten: die Übertragung wurde abgebrochen oder abgelehnt.",
 	"mail.app_notice.app_transfer_cancelled.advice_concerned": "Es ist nichts zu tun. Wenn Sie das nicht erwartet haben, wenden Sie sich an den Eigentümer der Anwendung.",

@@ -82,7 +82,7 @@ func TestAppNoticesOfTheTeamAndTheDeletionInEveryLanguage(t *testing.T) {
 			advice := l.T("mail.app_notice.advice")
 			switch {
 			case n.Concerned && n.Within > 0:
-				advice = l.T(key+".advice_concerned", l.T("mail.app_notice.days", int(n.Within/(24*time.Hour))))
+				advice = l.T(key+".advice_concerned", l.Period(n.Within))
 			case n.Concerned && l.Has(key+".advice_concerned"):
 				advice = l.T(key + ".advice_concerned")
 			case l.Has(key + ".advice"):

@@ -213,36 +213,46 @@ const SecurityNoticeSubject = "LoginSign security notice: "
 // "mail.notice.advice"), when the time, link their dashboard. ok is false for an event the
 // catalog does not know.
 func SecurityNotice(l *i18n.Locale, to, event string, when time.Time, link string) (m Message, ok bool) {
-	return UndoableSecurityNotice(l, to, event, when, link, "")
+	return securityNotice(l, to, event, "", when, link, "", UndoTimes{})
 }
+
+// UndoTimes are the times the notices of an authenticator app state, from the code that
+// enforces them: Link is how long its "this wasn't me" link works (mfa.UndoTOTPTTL), Removal how
+// long after that link is used the app is turned off (mfa.Service.UndoTOTPDelay, which the
+// operator may change). An event's ".advice" and ".undo_advice" take them as arguments written
+// by i18n.Locale.Period: %[1]s Link, %[2]s Removal, and %[3]s and %[4]s the same in the dative
+// (PeriodDative: "innerhalb von 7 Tagen").
+type UndoTimes struct{ Link, Removal time.Duration }
 
 // UndoableSecurityNotice is SecurityNotice with a "this wasn't me" link, undo, when it is not
 // empty: its button comes first, and the catalog's ".undo_advice" of the event says what it
-// does.
-func UndoableSecurityNotice(l *i18n.Locale, to, event string, when time.Time, link, undo string) (m Message, ok bool) {
-	return securityNotice(l, to, event, "", when, link, undo)
+// does. times are the times its advice states (UndoTimes); the notice of an event whose advice
+// states one must come from here, with them.
+func UndoableSecurityNotice(l *i18n.Locale, to, event string, when time.Time, link, undo string, times UndoTimes) (m Message, ok bool) {
+	return securityNotice(l, to, event, "", when, link, undo, times)
 }
 
 // AddressSecurityNotice is SecurityNotice of a change to the person's sign-in addresses: the
 // catalog's ".what" of event names about, the address added or removed, as the caller gives
 // it (masked: the notice names an address, not who reads it).
 func AddressSecurityNotice(l *i18n.Locale, to, event, about string, when time.Time, link string) (m Message, ok bool) {
-	return securityNotice(l, to, event, about, when, link, "")
+	return securityNotice(l, to, event, about, when, link, "", UndoTimes{})
 }
 
 // securityNotice is UndoableSecurityNotice with about, when not empty, the argument of the
 // event's ".what".
-func securityNotice(l *i18n.Locale, to, event, about string, when time.Time, link, undo string) (m Message, ok bool) {
+func securityNotice(l *i18n.Locale, to, event, about string, when time.Time, link, undo string, times UndoTimes) (m Message, ok bool) {
 	key := "mail.notice." + event
 	if !l.Has(key+".headline") || !l.Has(key+".what") {
 		return Message{}, false
 	}
+	spans := []any{l.Period(times.Link), l.Period(times.Removal), l.PeriodDative(times.Link), l.PeriodDative(times.Removal)}
 	headline, advice := l.T(key+".headline"), l.T("mail.notice.advice")
 	if l.Has(key + ".advice") {
-		advice = l.T(key + ".advice")
+		advice = l.T(key+".advice", spans...)
 	}
 	if undo != "" && l.Has(key+".undo_advice") {
-		advice = l.T(key + ".undo_advice")
+		advice = l.T(key+".undo_advice", spans...)
 	} else {
 		undo = ""
 	}
@@ -272,7 +282,7 @@ func TeamInvitation(l *i18n.Locale, to, link, appName, role string, ttl time.Dur
 		"Role":    l.T("mail.invite.role_" + cleanLine(role, 20)),
 		"Link":    cleanLine(link, 4096),
 		"Address": cleanLine(to, 254),
-		"TTL":     l.Duration(ttl),
+		"TTL":     l.Period(ttl),
 	}
 	return render(l, to, l.T("mail.invite.subject", appName), "team_invitation", data)
 }
@@ -289,8 +299,7 @@ func TeamInvitation(l *i18n.Locale, to, link, appName, role string, ttl time.Dur
 // so, with the event's advice to them (".<event>.advice_concerned"). Within, for an advice that
 // takes it (a proposed transfer's: "You have %s to accept"), is how long the member has to act,
 // written from the duration the code enforces (team.TransferTTL), so the text cannot drift from
-// it: in whole days from two days on (the catalog's "mail.app_notice.days"), else as
-// i18n.Locale.Duration writes it.
+// it, as i18n.Locale.Period writes it (whole days from two days on).
 type AppNotice struct {
 	Event, App, Actor, About, Role string
 	Settings                       []string
@@ -344,7 +353,7 @@ func AppSecurityNotice(l *i18n.Locale, to string, n AppNotice) (m Message, ok bo
 	headline := l.T(key + ".headline")
 	adviceText := l.T(advice)
 	if n.Concerned && n.Within > 0 && advice == key+".advice_concerned" {
-		adviceText = l.T(advice, within(l, n.Within))
+		adviceText = l.T(advice, l.Period(n.Within))
 	}
 	data := map[string]any{
 		"Headline":  headline,
@@ -363,14 +372,4 @@ func AppSecurityNotice(l *i18n.Locale, to string, n AppNotice) (m Message, ok bo
 		"InvitedBy": cleanLine(n.InvitedBy, 254),
 	}
 	return render(l, to, l.T("mail.notice.subject", headline), "app_notice", data), true
-}
-
-// within writes d, how long someone has to act, in l: in whole days from two days on, else as
-// l.Duration does (hours, minutes, seconds).
-func within(l *i18n.Locale, d time.Duration) string {
-	const day = 24 * time.Hour
-	if d >= 2*day && d%day == 0 {
-		return l.T("mail.app_notice.days", int(d/day))
-	}
-	return l.Duration(d)
 }

@@ -26,6 +26,9 @@ type securityNotices struct {
 	log     *slog.Logger
 	baseURL string
 	now     func() time.Time
+	// undoTimes are the times the notices of an authenticator app state (mail.UndoTimes), read
+	// when each is written: the operator's setting of the time.
+	undoTimes func() mail.UndoTimes
 }
 
 func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Event, undo string) {
@@ -33,7 +36,7 @@ func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Eve
 		if undo != "" {
 			undo = base + mfa.UndoTOTPPath + "?token=" + url.QueryEscape(undo)
 		}
-		return mail.UndoableSecurityNotice(l, primary, string(event), when, base+"/dashboard", undo)
+		return mail.UndoableSecurityNotice(l, primary, string(event), when, base+"/dashboard", undo, n.undoTimes())
 	})
 }
 

@@ -264,7 +264,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		SecondStep: s.mfa, ClosingLogouts: s.oauth.QueueClosingLogouts,
 		RemovalLogouts: s.oauth.QueueRemovalLogout}
 	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)
-	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now}
+	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now,
+		undoTimes: func() mail.UndoTimes { return mail.UndoTimes{Link: mfa.UndoTOTPTTL, Removal: s.mfa.UndoTOTPDelay} }}
 	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
 	s.account.Notify = notices.sendAddress
 	s.mfa.KnownBrowser, s.mfa.EndSessions = s.oauth.KnownBrowser, s.identity.EndAllSessions

@@ -299,7 +299,7 @@ func (p *Pages) UndoTOTPPage(w http.ResponseWriter, r *http.Request) {
 		p.failure(w, r, l, l.T("linkpage.undo_totp_failed"), err, mfa.UndoTOTPPath, token)
 		return
 	}
-	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.undo_totp_title"), Message: l.T("linkpage.undo_totp"),
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.undo_totp_title"), Message: l.T("linkpage.undo_totp", l.Period(p.MFA.UndoTOTPDelay)),
 		Token: token, Action: mfa.UndoTOTPPath, Button: l.T("linkpage.undo_totp_button")})
 }
 
