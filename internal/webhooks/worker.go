@@ -603,28 +603,25 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 // DeliverNow claims the event id if it is due and unclaimed and delivers it at once. It
 // reports whether this call delivered it (false: another worker holds it, or it is not due).
 func (w *Worker) DeliverNow(ctx context.Context, id string) (bool, error) {
-	now := w.now()
-	n, err := w.db.WebhookEvent.Update().Where(append(due(now), webhookevent.ID(id))...).
-		SetLockedUntil(now.Add(w.cfg.Lease)).Save(ctx)
-	if err != nil || n == 0 {
-		return false, err
-	}
-	ev, err := w.db.WebhookEvent.Get(ctx, id)
-	if err != nil {
-		return false, err
-	}
-	return true, w.Deliver(context.WithoutCancel(ctx), ev)
+	return w.claimAndDeliver(ctx, id, due(w.now())...)
 }
 
 // deliverHeld claims event id, which its caller queued (or made pending again) and kept from
 // the workers for a lease (Service.hold), whenever no claim holds it, and delivers it at once.
-// It reports whether this call delivered it. Deliveries already started finish even when ctx
-// ends; ctx's values (withAddressBudget) go with the attempt.
+// It reports whether this call delivered it. ctx's values (withAddressBudget) go with the
+// attempt.
 func (w *Worker) deliverHeld(ctx context.Context, id string) (bool, error) {
 	now := w.now()
-	n, err := w.db.WebhookEvent.Update().Where(webhookevent.ID(id), webhookevent.StatusEQ(webhookevent.StatusPending),
-		webhookevent.Or(webhookevent.LockedUntilIsNil(), webhookevent.LockedUntilLT(now))).
-		SetLockedUntil(now.Add(w.cfg.Lease)).Save(ctx)
+	return w.claimAndDeliver(ctx, id, webhookevent.StatusEQ(webhookevent.StatusPending),
+		webhookevent.Or(webhookevent.LockedUntilIsNil(), webhookevent.LockedUntilLT(now)))
+}
+
+// claimAndDeliver claims event id for a lease where it meets claimable and delivers it at
+// once, reporting whether this call delivered it. A delivery started finishes even when ctx
+// ends.
+func (w *Worker) claimAndDeliver(ctx context.Context, id string, claimable ...predicate.WebhookEvent) (bool, error) {
+	n, err := w.db.WebhookEvent.Update().Where(append(claimable, webhookevent.ID(id))...).
+		SetLockedUntil(w.now().Add(w.cfg.Lease)).Save(ctx)
 	if err != nil || n == 0 {
 		return false, err
 	}
