@@ -105,13 +105,6 @@ const RecentSignIn = 15 * time.Minute
 // passkey, and their second step if they have one): a session cookie taken from a browser must
 // not be enough to lock the person out of their own account, or a developer out of their
 // application.
-// SignedInRecently reports whether a sign-in at signedIn is at most RecentSignIn before now:
-// the rule of RequireRecentSignIn, for the one place that knows the time of a sign-in without
-// a session in ctx (the consent page, whose flow may have its own sign-in: oauth.Decide).
-func SignedInRecently(signedIn, now time.Time) bool {
-	return !signedIn.IsZero() && now.Sub(signedIn) <= RecentSignIn
-}
-
 func RequireRecentSignIn(ctx context.Context, now time.Time) (string, error) {
 	s, ok := SessionFrom(ctx)
 	if !ok {
@@ -122,4 +115,11 @@ func RequireRecentSignIn(ctx context.Context, now time.Time) (string, error) {
 			"for your safety, sign in again to do this: your last sign-in was more than %d minutes ago", int(RecentSignIn/time.Minute))
 	}
 	return s.UserID, nil
+}
+
+// SignedInRecently reports whether a sign-in at signedIn is at most RecentSignIn before now:
+// the rule of RequireRecentSignIn, for the one place that knows the time of a sign-in without
+// a session in ctx (the consent page, whose flow may have its own sign-in: oauth.Decide).
+func SignedInRecently(signedIn, now time.Time) bool {
+	return !signedIn.IsZero() && now.Sub(signedIn) <= RecentSignIn
 }
