@@ -615,11 +615,7 @@ var resolverCost = map[string]int{
 	"Application.ownershipTransfer":     queryCost / 4,
 	"User.teamInvitations":              queryCost,
 	"User.activity":                     queryCost,
-	// The application's events newest first, past the sign-ins (and with types, every other
-	// type) it never shows: a page walks up to every event the application kept for 400 days
-	// (activity.DefaultRetention), as an analytics aggregate does; priced as a query, some
-	// 950 aliased pages fitted in one operation.
-	"Application.activity": analyticsCost,
+	"Application.activity":              queryCost,
 	// The person's own lists and settings, and the application's fields that check the
 	// team again: each alias is a query of its own (1,500 aliased pendingLinks, priced 1
 	// each, ran 1,500 queries in up to 2 s).
@@ -658,53 +654,6 @@ var resolverCost = map[string]int{
 	// many counts of the million codes a free account may generate for its own application.
 	"Application.users":        analyticsCost,
 	"Application.licenseCodes": analyticsCost,
-	// The counts of the lists whose rows nothing bounds but time and the rate limits, asked
-	// for by their connection's totalCount wherever it is reached (each alias a count): the
-	// application's delivery log (a free account keeps some 216,000 test events in its 30
-	// days, and its users' events as many as they cause), an event's deliveries (a team's
-	// redeliveries of one event within the application's 30 a minute, some 1.3 million in
-	// the log's 30 days) and the application's import runs (30 an hour, kept for good: some
-	// 260,000 a year). Priced as a query, some 950 aliased webhookEvents(first: 0) {
-	// totalCount } fitted in one operation. The people's and license codes' counts are
-	// priced with their fields above; the other lists' rows are bounded by the domain (a
-	// person's addresses, applications and connections, a connection's licenses, an import
-	// run's 10,000 rows).
-	"WebhookEventConnection.totalCount":   analyticsCost,
-	"WebhookAttemptConnection.totalCount": analyticsCost,
-	"ImportSourceConnection.totalCount":   analyticsCost,
-}
-
-// filteredAggregates are the lists whose filter arguments (named here) turn a page into a walk
-// of up to every row of the list: the rows are read newest first (or by attempt) and the
-// filter kept after, so a page of a rare status, event type or attempt walks them all, as
-// an analytics aggregate does. Asked with any of them, each alias is priced as one
-// (analyticsCost); without, as the page it reads.
-var filteredAggregates = map[string][]string{
-	"Application.webhookEvents": {"status"},
-	"WebhookEvent.deliveries":   {"where"},
-}
-
-// filtered reports whether args give one of the filter arguments of typeName.field
-// (filteredAggregates): an argument set to null or an empty list filters nothing.
-func filtered(typeName, field string, args map[string]any) bool {
-	for _, name := range filteredAggregates[typeName+"."+field] {
-		v, ok := args[name]
-		if !ok || v == nil {
-			continue
-		}
-		switch rv := reflect.ValueOf(v); rv.Kind() {
-		case reflect.Slice:
-			if rv.Len() == 0 {
-				continue
-			}
-		case reflect.Pointer:
-			if rv.IsNil() {
-				continue
-			}
-		}
-		return true
-	}
-	return false
 }
 
 // mutationEdges are ent's edges to one node that a mutation's answer reads as a query of its
@@ -813,9 +762,6 @@ func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 		n = max(n, defaultPages[typeName+"."+field])
 	}
 	cost := fieldCost(typeName, field)
-	if filtered(typeName, field, args) {
-		cost = max(cost, analyticsCost)
-	}
 	if mutationEdges[typeName+"."+field] && inMutation(ctx) {
 		cost = queryCost
 	}
