@@ -35,7 +35,7 @@ func Decode(b []byte, limit int) ([]byte, error) {
 	case bytes.HasPrefix(b, []byte("\xfe\xff")):
 		dec = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder()
 	case bytes.IndexByte(b, 0) >= 0:
-		return nil, apperr.New(apperr.Invalid, "the CSV holds NUL bytes, as UTF-16 text without its byte order mark does; save the file as \"CSV UTF-8\"")
+		return nil, apperr.New(apperr.Invalid, "the CSV contains a NUL character, as UTF-16 text without its byte order mark does; save the file as \"CSV UTF-8\"")
 	case !utf8.Valid(b):
 		if at, ok := brokenUTF8(b); ok {
 			return nil, apperr.New(apperr.Invalid, "the CSV is UTF-8 but line %d holds bytes that are not; save the file as \"CSV UTF-8\"", at)

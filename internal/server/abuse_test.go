@@ -361,7 +361,7 @@ func TestBadBytesAre400(t *testing.T) {
 				// A CSV that is not UTF-8 is read as Windows-1252 (csvtable.Decode, checks23), unless a
 				// UTF-8 byte order mark says otherwise.
 				{"invalid UTF-8 after a UTF-8 mark in a codes CSV", "POST", app + "/licenses/codes/upload?variantId=" + v, "text/csv", "\xef\xbb\xbfcode\nAB\xffCD-1234\n", `"message":"the CSV starts with a UTF-8 byte order mark but is not UTF-8"`},
-				{"NUL in a codes CSV", "POST", app + "/licenses/codes/upload?variantId=" + v, "text/csv", "code\nABCD\x00-1234\n", `"message":"the CSV contains a NUL character"`},
+				{"NUL in a codes CSV", "POST", app + "/licenses/codes/upload?variantId=" + v, "text/csv", "code\nABCD\x00-1234\n", `"message":"the CSV contains a NUL character`},
 				{"invalid UTF-8 after a UTF-8 mark in an import CSV", "POST", app + "/import-existing-users/csv", "text/csv", "\xef\xbb\xbfemail,name\nann@example.com,An\xffn\n", `"message":"the CSV starts with a UTF-8 byte order mark but is not UTF-8"`},
 				{"NUL in a JSON body", "POST", app + "/licenses/variants", "application/json", `{"name":"Pro\u0000"}`, `"error":"invalid_request"`},
 				{"NUL in a GraphQL variable", "POST", "/graphql", "application/json", `{"query":"query($q: String) { application(id: \"` + e.app.ID + `\") { licenseCodes(q: $q) { totalCount } } }","variables":{"q":"\u0000"}}`, `"code":"BAD_REQUEST"`},

@@ -63,7 +63,7 @@ func TestRedisOutageAnswers503AndRecovers(t *testing.T) {
 				{"/graphql", gql, nil, true, "graphql"},
 				{"/dashboard", get, nil, true, "page"},
 				{"/oauth/authorize?" + url.Values{"client_id": {e.app.ID}, "redirect_uri": {rpCallback}, "response_type": {"code"},
-					"scope": {"openid"}, "state": {"s"}, "code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}.Encode(), get, nil, false, "page"},
+					"scope": {"openid"}, "state": {"s"}, "code_challenge": {strings.Repeat("a", 42) + "A"}, "code_challenge_method": {"S256"}}.Encode(), get, nil, false, "page"},
 			}
 			do := func(path string, mk func() *http.Request, auth func(*http.Request), cookie bool) (*http.Response, []byte) {
 				t.Helper()
