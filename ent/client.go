@@ -27,6 +27,7 @@ import (
 	"loginsign/ent/passkey"
 	"loginsign/ent/pendinglink"
 	"loginsign/ent/profilepicture"
+	"loginsign/ent/queuedmail"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -84,6 +85,8 @@ type Client struct {
 	PendingLink *PendingLinkClient
 	// ProfilePicture is the client for interacting with the ProfilePicture builders.
 	ProfilePicture *ProfilePictureClient
+	// QueuedMail is the client for interacting with the QueuedMail builders.
+	QueuedMail *QueuedMailClient
 	// RecoveryCode is the client for interacting with the RecoveryCode builders.
 	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -133,6 +136,7 @@ func (c *Client) init() {
 	c.Passkey = NewPasskeyClient(c.config)
 	c.PendingLink = NewPendingLinkClient(c.config)
 	c.ProfilePicture = NewProfilePictureClient(c.config)
+	c.QueuedMail = NewQueuedMailClient(c.config)
 	c.RecoveryCode = NewRecoveryCodeClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.RelayContact = NewRelayContactClient(c.config)
@@ -252,6 +256,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Passkey:        NewPasskeyClient(cfg),
 		PendingLink:    NewPendingLinkClient(cfg),
 		ProfilePicture: NewProfilePictureClient(cfg),
+		QueuedMail:     NewQueuedMailClient(cfg),
 		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		RelayContact:   NewRelayContactClient(cfg),
@@ -298,6 +303,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Passkey:        NewPasskeyClient(cfg),
 		PendingLink:    NewPendingLinkClient(cfg),
 		ProfilePicture: NewProfilePictureClient(cfg),
+		QueuedMail:     NewQueuedMailClient(cfg),
 		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		RelayContact:   NewRelayContactClient(cfg),
@@ -341,7 +347,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.ActivityEvent, c.AddressClaim, c.AppConnection, c.AppInvitation, c.AppMember,
 		c.Application, c.AuditEvent, c.Consent, c.EmailChange, c.ImportRow,
 		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.Passkey, c.PendingLink,
-		c.ProfilePicture, c.RecoveryCode, c.RefreshToken, c.RelayContact,
+		c.ProfilePicture, c.QueuedMail, c.RecoveryCode, c.RefreshToken, c.RelayContact,
 		c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User, c.UserEmail,
 		c.WebhookAttempt, c.WebhookEvent,
 	} {
@@ -356,7 +362,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.ActivityEvent, c.AddressClaim, c.AppConnection, c.AppInvitation, c.AppMember,
 		c.Application, c.AuditEvent, c.Consent, c.EmailChange, c.ImportRow,
 		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.Passkey, c.PendingLink,
-		c.ProfilePicture, c.RecoveryCode, c.RefreshToken, c.RelayContact,
+		c.ProfilePicture, c.QueuedMail, c.RecoveryCode, c.RefreshToken, c.RelayContact,
 		c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User, c.UserEmail,
 		c.WebhookAttempt, c.WebhookEvent,
 	} {
@@ -399,6 +405,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PendingLink.mutate(ctx, m)
 	case *ProfilePictureMutation:
 		return c.ProfilePicture.mutate(ctx, m)
+	case *QueuedMailMutation:
+		return c.QueuedMail.mutate(ctx, m)
 	case *RecoveryCodeMutation:
 		return c.RecoveryCode.mutate(ctx, m)
 	case *RefreshTokenMutation:
@@ -2938,6 +2946,139 @@ func (c *ProfilePictureClient) mutate(ctx context.Context, m *ProfilePictureMuta
 	}
 }
 
+// QueuedMailClient is a client for the QueuedMail schema.
+type QueuedMailClient struct {
+	config
+}
+
+// NewQueuedMailClient returns a client for the QueuedMail from the given config.
+func NewQueuedMailClient(c config) *QueuedMailClient {
+	return &QueuedMailClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `queuedmail.Hooks(f(g(h())))`.
+func (c *QueuedMailClient) Use(hooks ...Hook) {
+	c.hooks.QueuedMail = append(c.hooks.QueuedMail, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `queuedmail.Intercept(f(g(h())))`.
+func (c *QueuedMailClient) Intercept(interceptors ...Interceptor) {
+	c.inters.QueuedMail = append(c.inters.QueuedMail, interceptors...)
+}
+
+// Create returns a builder for creating a QueuedMail entity.
+func (c *QueuedMailClient) Create() *QueuedMailCreate {
+	mutation := newQueuedMailMutation(c.config, OpCreate)
+	return &QueuedMailCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of QueuedMail entities.
+func (c *QueuedMailClient) CreateBulk(builders ...*QueuedMailCreate) *QueuedMailCreateBulk {
+	return &QueuedMailCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *QueuedMailClient) MapCreateBulk(slice any, setFunc func(*QueuedMailCreate, int)) *QueuedMailCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &QueuedMailCreateBulk{err: fmt.Errorf("calling to QueuedMailClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*QueuedMailCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &QueuedMailCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for QueuedMail.
+func (c *QueuedMailClient) Update() *QueuedMailUpdate {
+	mutation := newQueuedMailMutation(c.config, OpUpdate)
+	return &QueuedMailUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *QueuedMailClient) UpdateOne(_m *QueuedMail) *QueuedMailUpdateOne {
+	mutation := newQueuedMailMutation(c.config, OpUpdateOne, withQueuedMail(_m))
+	return &QueuedMailUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *QueuedMailClient) UpdateOneID(id string) *QueuedMailUpdateOne {
+	mutation := newQueuedMailMutation(c.config, OpUpdateOne, withQueuedMailID(id))
+	return &QueuedMailUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for QueuedMail.
+func (c *QueuedMailClient) Delete() *QueuedMailDelete {
+	mutation := newQueuedMailMutation(c.config, OpDelete)
+	return &QueuedMailDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *QueuedMailClient) DeleteOne(_m *QueuedMail) *QueuedMailDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *QueuedMailClient) DeleteOneID(id string) *QueuedMailDeleteOne {
+	builder := c.Delete().Where(queuedmail.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &QueuedMailDeleteOne{builder}
+}
+
+// Query returns a query builder for QueuedMail.
+func (c *QueuedMailClient) Query() *QueuedMailQuery {
+	return &QueuedMailQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeQueuedMail},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a QueuedMail entity by its id.
+func (c *QueuedMailClient) Get(ctx context.Context, id string) (*QueuedMail, error) {
+	return c.Query().Where(queuedmail.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *QueuedMailClient) GetX(ctx context.Context, id string) *QueuedMail {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *QueuedMailClient) Hooks() []Hook {
+	return c.hooks.QueuedMail
+}
+
+// Interceptors returns the client interceptors.
+func (c *QueuedMailClient) Interceptors() []Interceptor {
+	return c.inters.QueuedMail
+}
+
+func (c *QueuedMailClient) mutate(ctx context.Context, m *QueuedMailMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&QueuedMailCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&QueuedMailUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&QueuedMailUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&QueuedMailDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown QueuedMail mutation op: %q", m.Op())
+	}
+}
+
 // RecoveryCodeClient is a client for the RecoveryCode schema.
 type RecoveryCodeClient struct {
 	config
@@ -4550,14 +4691,14 @@ type (
 	hooks struct {
 		ActivityEvent, AddressClaim, AppConnection, AppInvitation, AppMember,
 		Application, AuditEvent, Consent, EmailChange, ImportRow, ImportSource,
-		LicenseCode, LicenseVariant, Passkey, PendingLink, ProfilePicture,
+		LicenseCode, LicenseVariant, Passkey, PendingLink, ProfilePicture, QueuedMail,
 		RecoveryCode, RefreshToken, RelayContact, RetiredAlias, Sequence, SigningKey,
 		TOTPFactor, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Hook
 	}
 	inters struct {
 		ActivityEvent, AddressClaim, AppConnection, AppInvitation, AppMember,
 		Application, AuditEvent, Consent, EmailChange, ImportRow, ImportSource,
-		LicenseCode, LicenseVariant, Passkey, PendingLink, ProfilePicture,
+		LicenseCode, LicenseVariant, Passkey, PendingLink, ProfilePicture, QueuedMail,
 		RecoveryCode, RefreshToken, RelayContact, RetiredAlias, Sequence, SigningKey,
 		TOTPFactor, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Interceptor
 	}

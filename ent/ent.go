@@ -22,6 +22,7 @@ import (
 	"loginsign/ent/passkey"
 	"loginsign/ent/pendinglink"
 	"loginsign/ent/profilepicture"
+	"loginsign/ent/queuedmail"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -115,6 +116,7 @@ func checkColumn(t, c string) error {
 			passkey.Table:        passkey.ValidColumn,
 			pendinglink.Table:    pendinglink.ValidColumn,
 			profilepicture.Table: profilepicture.ValidColumn,
+			queuedmail.Table:     queuedmail.ValidColumn,
 			recoverycode.Table:   recoverycode.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,
 			relaycontact.Table:   relaycontact.ValidColumn,

@@ -19,6 +19,7 @@ import (
 	"loginsign/ent/passkey"
 	"loginsign/ent/pendinglink"
 	"loginsign/ent/profilepicture"
+	"loginsign/ent/queuedmail"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -884,6 +885,47 @@ func init() {
 	// profilepicture.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	profilepicture.IDValidator = func() func(string) error {
 		validators := profilepictureDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	queuedmailMixin := schema.QueuedMail{}.Mixin()
+	queuedmailMixinFields0 := queuedmailMixin[0].Fields()
+	_ = queuedmailMixinFields0
+	queuedmailFields := schema.QueuedMail{}.Fields()
+	_ = queuedmailFields
+	// queuedmailDescKind is the schema descriptor for kind field.
+	queuedmailDescKind := queuedmailFields[0].Descriptor()
+	// queuedmail.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	queuedmail.KindValidator = queuedmailDescKind.Validators[0].(func(string) error)
+	// queuedmailDescAttempts is the schema descriptor for attempts field.
+	queuedmailDescAttempts := queuedmailFields[2].Descriptor()
+	// queuedmail.DefaultAttempts holds the default value on creation for the attempts field.
+	queuedmail.DefaultAttempts = queuedmailDescAttempts.Default.(int)
+	// queuedmailDescNextAttemptAt is the schema descriptor for next_attempt_at field.
+	queuedmailDescNextAttemptAt := queuedmailFields[3].Descriptor()
+	// queuedmail.DefaultNextAttemptAt holds the default value on creation for the next_attempt_at field.
+	queuedmail.DefaultNextAttemptAt = queuedmailDescNextAttemptAt.Default.(func() time.Time)
+	// queuedmailDescCreatedAt is the schema descriptor for created_at field.
+	queuedmailDescCreatedAt := queuedmailFields[5].Descriptor()
+	// queuedmail.DefaultCreatedAt holds the default value on creation for the created_at field.
+	queuedmail.DefaultCreatedAt = queuedmailDescCreatedAt.Default.(func() time.Time)
+	// queuedmailDescID is the schema descriptor for id field.
+	queuedmailDescID := queuedmailMixinFields0[0].Descriptor()
+	// queuedmail.DefaultID holds the default value on creation for the id field.
+	queuedmail.DefaultID = queuedmailDescID.Default.(func() string)
+	// queuedmail.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	queuedmail.IDValidator = func() func(string) error {
+		validators := queuedmailDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

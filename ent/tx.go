@@ -46,6 +46,8 @@ type Tx struct {
 	PendingLink *PendingLinkClient
 	// ProfilePicture is the client for interacting with the ProfilePicture builders.
 	ProfilePicture *ProfilePictureClient
+	// QueuedMail is the client for interacting with the QueuedMail builders.
+	QueuedMail *QueuedMailClient
 	// RecoveryCode is the client for interacting with the RecoveryCode builders.
 	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -215,6 +217,7 @@ func (tx *Tx) init() {
 	tx.Passkey = NewPasskeyClient(tx.config)
 	tx.PendingLink = NewPendingLinkClient(tx.config)
 	tx.ProfilePicture = NewProfilePictureClient(tx.config)
+	tx.QueuedMail = NewQueuedMailClient(tx.config)
 	tx.RecoveryCode = NewRecoveryCodeClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.RelayContact = NewRelayContactClient(tx.config)

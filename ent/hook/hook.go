@@ -200,6 +200,18 @@ func (f ProfilePictureFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProfilePictureMutation", m)
 }
 
+// The QueuedMailFunc type is an adapter to allow the use of ordinary
+// function as QueuedMail mutator.
+type QueuedMailFunc func(context.Context, *ent.QueuedMailMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f QueuedMailFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.QueuedMailMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.QueuedMailMutation", m)
+}
+
 // The RecoveryCodeFunc type is an adapter to allow the use of ordinary
 // function as RecoveryCode mutator.
 type RecoveryCodeFunc func(context.Context, *ent.RecoveryCodeMutation) (ent.Value, error)

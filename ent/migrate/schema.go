@@ -618,6 +618,29 @@ var (
 		Columns:    ProfilePicturesColumns,
 		PrimaryKey: []*schema.Column{ProfilePicturesColumns[0]},
 	}
+	// QueuedMailsColumns holds the columns for the "queued_mails" table.
+	QueuedMailsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "kind", Type: field.TypeString, Size: 64},
+		{Name: "message", Type: field.TypeBytes},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "locked_until", Type: field.TypeTime, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// QueuedMailsTable holds the schema information for the "queued_mails" table.
+	QueuedMailsTable = &schema.Table{
+		Name:       "queued_mails",
+		Columns:    QueuedMailsColumns,
+		PrimaryKey: []*schema.Column{QueuedMailsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "queuedmail_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{QueuedMailsColumns[4]},
+			},
+		},
+	}
 	// RecoveryCodesColumns holds the columns for the "recovery_codes" table.
 	RecoveryCodesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -951,6 +974,7 @@ var (
 		PasskeysTable,
 		PendingLinksTable,
 		ProfilePicturesTable,
+		QueuedMailsTable,
 		RecoveryCodesTable,
 		RefreshTokensTable,
 		RelayContactsTable,

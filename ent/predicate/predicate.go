@@ -54,6 +54,9 @@ type PendingLink func(*sql.Selector)
 // ProfilePicture is the predicate function for profilepicture builders.
 type ProfilePicture func(*sql.Selector)
 
+// QueuedMail is the predicate function for queuedmail builders.
+type QueuedMail func(*sql.Selector)
+
 // RecoveryCode is the predicate function for recoverycode builders.
 type RecoveryCode func(*sql.Selector)
 

@@ -105,7 +105,11 @@ func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User, endS
 			slog.WarnContext(ctx, "ending other sessions after a primary address change", "err", err)
 		}
 	}
-	if s.Mail == nil {
+	notices := s.Notices
+	if notices == nil {
+		notices = s.Mail
+	}
+	if notices == nil {
 		return
 	}
 	m, ok := mail.SecurityNotice(i18n.ForPerson(ctx, before.Language), before.Email, "primary_changed", s.Now(),
@@ -119,7 +123,7 @@ func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User, endS
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if err := s.Mail.Send(ctx, m); err != nil {
+		if err := notices.Send(ctx, m); err != nil {
 			slog.WarnContext(ctx, "primary address notice not sent", "err", err)
 		}
 	}()

@@ -30,6 +30,10 @@ type Service struct {
 	// (links point at BaseURL, LOGINSIGN_BASE_URL).
 	Mail    mail.Sender
 	BaseURL string
+	// Notices sends the security notice of a primary address changed, which the change owes
+	// the old address (the server's mailqueue.Queue: kept until the mail server takes it). Nil:
+	// Mail.
+	Notices mail.Sender
 	// RelayDomain is the domain of the relay's masked addresses (LOGINSIGN_RELAY_DOMAIN):
 	// none of them is proposed to a person as their address (NotRelayAddress). "" checks
 	// nothing.

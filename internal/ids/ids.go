@@ -43,6 +43,7 @@ const (
 	ActivityEvent  = "act_"
 	AppMember      = "mbr_"
 	AppInvitation  = "inv_"
+	QueuedMail     = "qml_"
 )
 
 const alphabet32 = "abcdefghijklmnopqrstuvwxyz234567"

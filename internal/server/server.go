@@ -42,6 +42,7 @@ import (
 	"loginsign/internal/licenses"
 	"loginsign/internal/logx"
 	"loginsign/internal/mail"
+	"loginsign/internal/mailqueue"
 	"loginsign/internal/mfa"
 	"loginsign/internal/oauth"
 	"loginsign/internal/openapi"
@@ -125,6 +126,8 @@ type Server struct {
 	profiles *profile.Service
 	activity *activity.Service
 	mail     mail.Sender
+	// notices keeps the notices of changes (security and application notices) until sent.
+	notices  *mailqueue.Queue
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
 	now      func() time.Time
@@ -179,8 +182,15 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
+	queuedMail, err := seal.New(cfg.Secret, "queued mail")
+	if err != nil {
+		return nil, err
+	}
+	// The notices a change owes someone are kept until the mail server takes them.
+	s.notices = &mailqueue.Queue{DB: db, Mail: mailer, Seal: queuedMail, Log: log, Now: s.now}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{AddressKey: deriveKey(cfg.Secret, "loginsign session addresses")})
 	s.identity.Mail, s.identity.BaseURL, s.identity.RelayDomain = mailer, cfg.BaseURL, cfg.RelayDomain
+	s.identity.Notices = s.notices
 	s.identity.IDs.OnThreshold = func(fraction float64, used, size int64) {
 		log.Warn("the Global User ID space is filling up: plan the wider format (docs/operations.md)",
 			"used", used, "size", size, "fraction", fraction)
@@ -189,7 +199,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		RelayDomain: cfg.RelayDomain, Identity: s.identity, Limiter: ratelimit.New(k), Mail: mailer, BaseURL: cfg.BaseURL,
 		MaxPendingLinks: cfg.Totals.PendingLinks, MaxImportRows: cfg.Totals.ImportRows,
 		MaxImportRuns: cfg.Totals.ImportRuns}
-	s.appNotices = &appNotices{db: db, mail: mailer, log: log, limiter: ratelimit.New(k), baseURL: cfg.BaseURL}
+	s.appNotices = &appNotices{db: db, mail: s.notices, log: log, limiter: ratelimit.New(k), baseURL: cfg.BaseURL}
 	s.portal.Notify = s.appNotices.send
 	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
 		log.Warn("portal user search runs without trigram indexes", "err", err)
@@ -264,7 +274,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		SecondStep: s.mfa, ClosingLogouts: s.oauth.QueueClosingLogouts,
 		RemovalLogouts: s.oauth.QueueRemovalLogout}
 	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)
-	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now,
+	notices := &securityNotices{db: db, mail: s.notices, log: log, baseURL: cfg.BaseURL, now: s.now,
 		undoTimes: func() mail.UndoTimes { return mail.UndoTimes{Link: mfa.UndoTOTPTTL, Removal: s.mfa.UndoTOTPDelay} }}
 	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
 	s.account.Notify = notices.sendAddress
@@ -637,6 +647,11 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); s.webhooks.Worker.Run(workerCtx) }()
 	defer func() { stopWorker(); <-workerDone }()
+	// The notice queue's worker tries again what the mail server did not take; several
+	// instances may run one each.
+	noticesDone := make(chan struct{})
+	go func() { defer close(noticesDone); s.notices.Run(workerCtx) }()
+	defer func() { stopWorker(); <-noticesDone }()
 	log.Info("LoginSign is running",
 		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
 		"home", cfg.BaseURL+"/", "login", cfg.BaseURL+"/login", "dashboard", cfg.BaseURL+"/dashboard",
