@@ -55,7 +55,7 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly[string]{perPrincipal{lru.New[string](100)}}})
 	srv.Use(shapeLimit{maxDepth: MaxDepth, maxFields: MaxFields, schema: es.Schema()}) // before the complexity walk
-	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.Use(costLimit{es: es, limit: MaxComplexity})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		// A query's team checks and the persons behind its lists' connections are kept for
 		// the operation; a mutation's for each of its root fields (AroundRootFields below), as
@@ -230,9 +230,12 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	return nil
 }
 
-// shape is how deep a selection set nests, how many fields it selects and how many of them
-// are __schema or __type, expanded.
-type shape struct{ depth, fields, introspection int }
+// shape is how deep a selection set nests, how many fields it selects, how many of them
+// are __schema or __type, expanded, and the whole logs it reads (wholeLogReads).
+type shape struct {
+	depth, fields, introspection int
+	reads                        reads
+}
 
 // shapeWalker measures selection sets, each fragment once (memo); field counts stop at
 // ceiling, so no sum overflows. err is the first field whose arguments are refused.
@@ -263,7 +266,7 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 			if w.err == nil {
 				w.err = w.oversizedFilter(sel)
 			}
-			s = w.selections(sel.SelectionSet)
+			s = w.logReads(sel, w.selections(sel.SelectionSet))
 			s.fields++
 			if sel.Name == "__schema" || sel.Name == "__type" {
 				// Introspection reads the static schema; GraphiQL's query nests ofType 8
@@ -281,6 +284,7 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 		out.depth = max(out.depth, s.depth)
 		out.fields = min(out.fields+s.fields, w.ceiling)
 		out.introspection = min(out.introspection+s.introspection, w.ceiling)
+		out.reads = out.reads.plus(s.reads, w.ceiling)
 	}
 	return out
 }
@@ -586,7 +590,9 @@ func (w *shapeWalker) fragment(name string) shape {
 // selection, so one query cannot ask for a million nested rows, nodes(ids:) as one copy per
 // id, and an unpaged list of bounded length (boundedLists) as its bound; and it adds the cost
 // of the database work a field's resolver does (resolverCost). Every alias is a field of its
-// own, so a document repeating a costly field under many aliases pays for each one.
+// own, so a document repeating a costly field under many aliases pays for each one. The
+// reads of a whole log (wholeLogReads) are priced apart, outside their connection's page
+// (costLimit).
 type pagedComplexity struct{ graphql.ExecutableSchema }
 
 // Costs of fields whose resolver runs its own query, in complexity points (a plain field is
@@ -726,15 +732,14 @@ func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 	if c, ok := p.ExecutableSchema.Complexity(ctx, typeName, field, child, args); ok {
 		return c, true
 	}
-	n := max(1, boundedLists[typeName+"."+field])
+	n := pageRows(typeName, field, args)
 	lookups := 0
 	if typeName == "Query" && field == "nodes" {
+		// Each id is a lookup of its own (its row, then whether the viewer may see it), as
+		// node(id:) is: priced as that root field once per id. Priced as its selection alone,
+		// nodes(ids:) of 100 ids cost 120 where 100 aliased node(id:) cost 2,100, so one
+		// operation loaded 16,600 ids (one $ids under 166 aliases).
 		if v := reflect.ValueOf(args["ids"]); v.Kind() == reflect.Slice {
-			n = max(n, v.Len())
-			// Each id is a lookup of its own (its row, then whether the viewer may see it),
-			// as node(id:) is: priced as that root field once per id. Priced as its selection
-			// alone, nodes(ids:) of 100 ids cost 120 where 100 aliased node(id:) cost 2,100,
-			// so one operation loaded 16,600 ids (one $ids under 166 aliases).
 			lookups = v.Len() * queryCost
 		}
 	}
@@ -745,27 +750,40 @@ func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 		// ran 10,000 counts for some 130 points.
 		n = max(n, importedRows(ctx))
 	}
+	cost := fieldCost(typeName, field)
+	if mutationEdges[typeName+"."+field] && inMutation(ctx) {
+		cost = queryCost
+	}
+	return cost + child*n + lookups, true
+}
+
+// pageRows is how many rows typeName.field answers at most, as its arguments ask: its first
+// or last, nodes(ids:)'s ids, a bounded list's bound (boundedLists) or, asked without first
+// or last, its default page (defaultPages); 1 for any other field.
+func pageRows(typeName, field string, args map[string]any) int {
+	n := max(1, boundedLists[typeName+"."+field])
+	if typeName == "Query" && field == "nodes" {
+		if v := reflect.ValueOf(args["ids"]); v.Kind() == reflect.Slice {
+			n = max(n, v.Len())
+		}
+	}
 	paged := false
 	for _, k := range []string{"first", "last"} {
 		switch v := args[k].(type) {
 		case int64:
 			n, paged = max(n, int(min(v, 1<<20))), true
 		case int:
-			n, paged = max(n, v), true
+			n, paged = max(n, min(v, 1<<20)), true
 		case *int:
 			if v != nil {
-				n, paged = max(n, *v), true
+				n, paged = max(n, min(*v, 1<<20)), true
 			}
 		}
 	}
 	if !paged {
 		n = max(n, defaultPages[typeName+"."+field])
 	}
-	cost := fieldCost(typeName, field)
-	if mutationEdges[typeName+"."+field] && inMutation(ctx) {
-		cost = queryCost
-	}
-	return cost + child*n + lookups, true
+	return n
 }
 
 const importedRowsStat = "ImportedRows"

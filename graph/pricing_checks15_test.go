@@ -81,7 +81,7 @@ func TestEachAliasOfANodesListIsPricedAsAQuery(t *testing.T) {
 	}
 	for _, c := range []struct{ typ, id, field string }{
 		{"ImportSource", run.Source.ID, "rows(first: 1) { totalCount }"},
-		{"WebhookEvent", event.ID, "deliveries(first: 1) { totalCount }"},
+		{"WebhookEvent", event.ID, "deliveries(first: 1) { pageInfo { hasNextPage } }"}, // its totalCount reads a whole log (checks24)
 		{"AppConnection", conn.ID, "licenses(first: 1) { totalCount }"},
 	} {
 		var fragment strings.Builder
