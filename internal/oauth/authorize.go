@@ -138,7 +138,9 @@ func (a *AuthorizeResponse) FormPost() bool { return a.Mode == ResponseModeFormP
 
 // URL is the redirect URI with the answer in its query, where a query-mode answer sends the
 // browser; a form-post answer posts Params to RedirectURI instead.
-func (a *AuthorizeResponse) URL() string { return appendQuery(a.RedirectURI, a.Params) }
+func (a *AuthorizeResponse) URL() string {
+	return appendQuery(a.RedirectURI, a.Params, AuthorizationResponseParams...)
+}
 
 // CodeResponse is the answer of req carrying code.
 func (s *Service) CodeResponse(req *AuthorizeRequest, code string) *AuthorizeResponse {
@@ -165,17 +167,23 @@ func (s *Service) response(req *AuthorizeRequest, q url.Values) *AuthorizeRespon
 
 // appendQuery adds q to uri's query, keeping the registered query byte for byte (RFC 6749
 // §3.1.2: it MUST be retained): parsing and encoding it again would drop what Go's parser
-// refuses (a ";" separator, a bad escape) and reorder the rest.
-func appendQuery(uri string, q url.Values) string {
+// refuses (a ";" separator, a bad escape) and reorder the rest. The registered query's
+// parameters named one of reserved (kept from before CheckOwnQuery refused them) are left
+// out, not repeated: the client reads one code, one state and one iss, LoginSign's.
+func appendQuery(uri string, q url.Values, reserved ...string) string {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return uri
 	}
+	var kept []string
 	if u.RawQuery != "" {
-		u.RawQuery += "&" + q.Encode()
-	} else {
-		u.RawQuery = q.Encode()
+		for seg := range strings.SplitSeq(u.RawQuery, "&") {
+			if !slices.Contains(reserved, paramName(seg)) {
+				kept = append(kept, seg)
+			}
+		}
 	}
+	u.RawQuery = strings.Join(append(kept, q.Encode()), "&")
 	return u.String()
 }
 

@@ -131,7 +131,7 @@ func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest
 		}
 		out.RedirectURI = uri
 		if st := vals["state"]; st != "" {
-			out.RedirectURI = appendQuery(uri, url.Values{"state": {st}})
+			out.RedirectURI = appendQuery(uri, url.Values{"state": {st}}, "state")
 		}
 	}
 	return out, nil

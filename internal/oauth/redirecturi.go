@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -12,11 +13,73 @@ import (
 	"loginsign/internal/displaytext"
 )
 
+// AuthorizationResponseParams are the parameters the authorization endpoint adds to a redirect
+// URI's query: code and state (RFC 6749 §4.1.2), error, error_description and error_uri
+// (§4.1.2.1), and iss (RFC 9207 §2).
+var AuthorizationResponseParams = []string{"code", "state", "iss", "error", "error_description", "error_uri"}
+
 // CheckRedirectURI enforces RFC 9700 §2.1: an absolute URI without fragment or wildcard; https,
 // or http only on a loopback host (RFC 8252 §7.3). Private-use schemes of native apps
 // (com.example.app:/callback) are allowed. Like every URI LoginSign stores, it holds no space,
-// control or format character (CheckURIText) and its port is 1 to 65535 (PortInRange).
+// control or format character (CheckURIText) and its port is 1 to 65535 (PortInRange). Its
+// query carries none of AuthorizationResponseParams (CheckOwnQuery).
 func CheckRedirectURI(raw string) error {
+	if err := checkURI(raw); err != nil {
+		return err
+	}
+	return CheckOwnQuery(raw, AuthorizationResponseParams...)
+}
+
+// CheckPostLogoutRedirectURI is CheckRedirectURI for a post_logout_redirect_uri, whose query
+// may carry anything but state, the one parameter the end-session endpoint adds to it
+// (RP-Initiated Logout 1.0 §3).
+func CheckPostLogoutRedirectURI(raw string) error {
+	if err := checkURI(raw); err != nil {
+		return err
+	}
+	return CheckOwnQuery(raw, "state")
+}
+
+// CheckOwnQuery refuses a URI whose query already holds a parameter named one of names,
+// which LoginSign adds there: the client would receive the parameter twice, and which of
+// the two it reads depends on its library (Go and Java take the first, PHP the last), so the
+// registered value could stand in for the code, the state or the issuer it checks (RFC 9207;
+// the OAuth security BCP's issue 72; Keycloak CVE-2026-9689). Names are compared decoded
+// ("c%6Fde" is code), as the client reads them.
+func CheckOwnQuery(raw string, names ...string) error {
+	if name := ownParam(raw, names); name != "" {
+		return fmt.Errorf("must not carry %s in its query: LoginSign's answer adds it", name)
+	}
+	return nil
+}
+
+// ownParam is the first parameter of raw's query, decoded, that is one of names; "" for none.
+func ownParam(raw string, names []string) string {
+	_, query, ok := strings.Cut(raw, "?")
+	if !ok {
+		return ""
+	}
+	query, _, _ = strings.Cut(query, "#")
+	for seg := range strings.SplitSeq(query, "&") {
+		if name := paramName(seg); slices.Contains(names, name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// paramName is the name of seg, a name=value segment of a query, decoded as a client's
+// parser decodes it (as it is when it holds a bad escape).
+func paramName(seg string) string {
+	name, _, _ := strings.Cut(seg, "=")
+	if n, err := url.QueryUnescape(name); err == nil {
+		return n
+	}
+	return name
+}
+
+// checkURI is CheckRedirectURI but for the query's parameters.
+func checkURI(raw string) error {
 	if raw == "" || len(raw) > 2048 {
 		return fmt.Errorf("must be 1 to 2048 characters")
 	}

@@ -216,7 +216,7 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 	logoutURIs := make([]string, 0, len(in.PostLogoutRedirectURIs))
 	for _, u := range in.PostLogoutRedirectURIs {
 		u = strings.TrimSpace(u)
-		if err := oauth.CheckRedirectURI(u); err != nil {
+		if err := oauth.CheckPostLogoutRedirectURI(u); err != nil {
 			return apperr.New(apperr.Invalid, "post-logout redirect URI %q: %v", u, err)
 		}
 		if err := checkOwnOrigin(s.BaseURL, u); err != nil {
