@@ -39,11 +39,31 @@ func (s *Store) Limit(ctx context.Context, key string, limit int, window time.Du
 // LimitN is Limit counting n hits at once (a weighted cost, such as a GraphQL operation's
 // complexity).
 func (s *Store) LimitN(ctx context.Context, key string, n, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error) {
-	r, err := s.Transact(ctx, countCmds(CounterPrefix+key, n, window)...)
+	r, err := s.Transact(ctx, countCmds(CounterPrefix+key, int64(n), window)...)
 	if err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
 	ok, retryAfter = counted(r, limit, window)
+	return ok, retryAfter, nil
+}
+
+// LimitField is Limit of key's field (0 or 1): a counter that holds the hits of two limits of
+// the same window, field 0's in its low 32 bits and field 1's above them, so that two limits
+// that count the same subjects keep one key per subject, not two. The window starts with the
+// first hit of either. Field 0 past 2^32 hits carries into field 1 (which then counts one hit
+// more, never fewer), and field 1 takes at most 2^31 hits: give field 1 to the limit whose
+// hits another limit bounds.
+func (s *Store) LimitField(ctx context.Context, key string, field, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error) {
+	var shift uint
+	if field != 0 {
+		shift = 32
+	}
+	r, err := s.Transact(ctx, countCmds(CounterPrefix+key, 1<<shift, window)...)
+	if err != nil {
+		return false, 0, fmt.Errorf("rate limit: %w", err)
+	}
+	n, _ := r[0].(int64)
+	ok, retryAfter = counted([]any{n >> shift & (1<<32 - 1), r[1], r[2]}, limit, window)
 	return ok, retryAfter, nil
 }
 
@@ -102,7 +122,7 @@ func ReadPeek(r []any, limit int) (ok bool, retryAfter time.Duration) { return p
 // counted), to run in a round trip of the caller's own, ahead of its commands. The hit on key
 // is counted even when peekKey's limit is spent. ReadPeekLimit reads their replies.
 func PeekLimitCmds(peekKey, key string, n int, window time.Duration) [][]string {
-	return append(peekCmds(CounterPrefix+peekKey), countCmds(CounterPrefix+key, n, window)...)
+	return append(peekCmds(CounterPrefix+peekKey), countCmds(CounterPrefix+key, int64(n), window)...)
 }
 
 // ReadPeekLimit reads the replies of PeekLimitCmds (the first len of them of a Transact):
@@ -117,9 +137,9 @@ func ReadPeekLimit(r []any, peekLimit, limit int, window time.Duration) (peekOK 
 // the protocol (on Redis they are the same MULTI … EXEC as before).
 
 // countCmds counts n hits of the counter k, whose window starts with its first hit.
-func countCmds(k string, n int, window time.Duration) [][]string {
+func countCmds(k string, n int64, window time.Duration) [][]string {
 	ms := strconv.FormatInt(max(window.Milliseconds(), 1), 10)
-	return [][]string{{"INCRBY", k, strconv.Itoa(n)}, {"PEXPIRE", k, ms, "NX"}, {"PTTL", k}}
+	return [][]string{{"INCRBY", k, strconv.FormatInt(n, 10)}, {"PEXPIRE", k, ms, "NX"}, {"PTTL", k}}
 }
 
 // counted reads countCmds' replies: whether the count is within limit, and if not the

@@ -182,6 +182,21 @@ func (l *Limiter) Take(ctx context.Context, r Rule, subject string) error {
 	return l.TakeN(ctx, r, subject, 1)
 }
 
+// TakeField is Take of one hit in field (0 or 1) of subject's counter under r, which holds the
+// hits of two rules of the same Name and Window, each against its own N (kv.LimitField): such a
+// pair keeps one counter per subject in the store, not two. For subjects that are not client
+// addresses (ids, hashes): an IPv6 address's /48 is not counted.
+func (l *Limiter) TakeField(ctx context.Context, r Rule, subject string, field int) error {
+	ok, retry, err := l.KV.LimitField(ctx, r.key(subject), field, r.N, r.Window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return r.exceeded(retry)
+	}
+	return nil
+}
+
 // Return gives back the hit of subject that Take counted under r for an operation that then
 // failed for a reason of the server's own (a database lost), so that such failures spend none
 // of a budget the caller has few of.
