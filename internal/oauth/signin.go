@@ -300,7 +300,28 @@ func (s *Service) loginLimits(ctx context.Context, email, ip, browser string, re
 	if err := s.pageLimit(ctx, "login:addr", addr, s.Config.Limits.LoginPerAddress); err != nil {
 		return err
 	}
-	return s.pageLimit(ctx, "login:addrday", addr, s.Config.Limits.LoginPerAddressDay)
+	return s.mailboxDay(ctx, addr, s.Config.Limits.LoginPerAddressDay, dayMails)
+}
+
+// The fields of a mailbox budget's day counter (mailboxDay): the codes tried for it in the
+// low one, which nothing else bounds, and its sign-in mails in the high one, which
+// LoginPerAddress bounds to a few hundred a day.
+const (
+	dayCodes = 0
+	dayMails = 1
+)
+
+// mailboxDay counts one hit of the mailbox budget (mailboxBudget) against l, one of its day
+// budgets: field dayMails of LoginPerAddressDay, dayCodes of CodePerAddress. The two share one
+// counter per budget when their windows are the same, as they are by default
+// (ratelimit.Limiter.TakeField): each sign-in mail to a new address left two counters that
+// live a day, the codes' written by a wrong code at the sign-in a stranger asked for, and
+// the embedded store never evicts counters and keeps them to half of it, so a source's day
+// of LoginPerSourceDay mails kept twice as many. Counted from the first of either, the
+// codes' day starts no later than it did (a code comes with a mail).
+func (s *Service) mailboxDay(ctx context.Context, budget string, l Limit, field int) error {
+	l.Name, l.Message = "mailbox:"+l.Window.String(), "too many attempts; try again in a few minutes"
+	return ratelimit.New(s.KV).TakeField(ctx, l, budget, field)
 }
 
 // mailboxBudget is the subject under which the budgets of the mailbox of email (its sign-in

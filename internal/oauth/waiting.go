@@ -359,7 +359,7 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := s.pageLimit(ctx, "code:addr", budget, s.Config.Limits.CodePerAddress); err != nil {
+	if err := s.mailboxDay(ctx, budget, s.Config.Limits.CodePerAddress, dayCodes); err != nil {
 		return nil, err
 	}
 	n, err := s.countTry(ctx, attemptsKey(hash))
