@@ -93,14 +93,15 @@ type Limits struct {
 	// LoginPerSourceDay caps the sign-in mails one source (ratelimit.SourceKey: an IPv4
 	// address, an IPv6 /48) asks for in a day from browsers that never signed in to the
 	// account asked for (resends of a waiting sign-in not counted). Each such mail may be to a
-	// new address, and leaves counters of that address that live a day (its day budget of
-	// mails, LoginPerAddressDay, and of codes, CodePerAddress), which the embedded store never
-	// evicts and keeps to half of its keys: with LoginPerIP and LoginPerNetwork alone, one
-	// IPv4 address could keep some 5,800 of them live (30 mails per 15 minutes, two counters
-	// each) and one /48 some 23,000, so some 175 addresses or 45 /48s filled the half, and
-	// from then on every new counter, so every sign-in, answered 503. Browsers that signed in
-	// to the account before are not counted, so people behind a shared address (carrier-grade
-	// NAT) who have signed in there before keep signing in when strangers spent it.
+	// new address, and leaves a counter of that address that lives a day (its day budgets of
+	// mails, LoginPerAddressDay, and of codes, CodePerAddress, which share it: mailboxDay),
+	// which the embedded store never evicts and keeps to half of its keys: with LoginPerIP and
+	// LoginPerNetwork alone (and two counters an address, as there were), one IPv4 address
+	// could keep some 5,800 such counters live and one /48 some 23,000, so some 175 addresses
+	// or 45 /48s filled the half, and from then on every new counter, so every sign-in,
+	// answered 503. Browsers that signed in to the account before are not counted, so people
+	// behind a shared address (carrier-grade NAT) who have signed in there before keep signing
+	// in when strangers spent it.
 	LoginPerSourceDay Limit // default DefaultLoginPerSourceDay per 24 hours
 	MagicConfirmPerIP Limit // default 60 per 15 minutes
 	// CodePerAddress caps the 6-digit codes tried for one address across all its links:
@@ -150,7 +151,7 @@ const DefaultClientTokensPerOwner = 10_000
 // (LOGINSIGN_MAX_NEW_SIGNIN_MAILS_PER_SOURCE): 100 sign-in mails a day from one IPv4 address or
 // IPv6 /48 to browsers that never signed in to the account asked for. An operator whose people
 // share few addresses (a company's or a campus's NAT rolling LoginSign out to thousands at once)
-// raises it; each unit lets one source keep about two more day-long counters in the store.
+// raises it; each unit lets one source keep about one more day-long counter in the store.
 const DefaultLoginPerSourceDay = 100
 
 func (c *Config) defaults() {
