@@ -153,21 +153,24 @@ func resolvingDial(d *net.Dialer, r Resolver) func(ctx context.Context, network,
 	}
 }
 
-// keepScheduleKey marks a context whose manual send is the redelivery of an event that was
-// pending already (withKeptSchedule).
-type keepScheduleKey struct{}
+// oneAttemptKey marks a context whose manual send is one attempt (withOneAttempt).
+type oneAttemptKey struct{}
 
-// withKeptSchedule returns ctx in which a manual send the address budget refuses leaves its
-// event on the retry schedule: the redelivery of an event the workers were going to send
-// anyway. Without it a refused send fails its event (recordTx).
-func withKeptSchedule(ctx context.Context) context.Context {
-	return context.WithValue(ctx, keepScheduleKey{}, true)
+// withOneAttempt returns ctx in which a manual send that does not deliver its event (and is
+// not answered 410 Gone) fails it instead of scheduling a retry: a test event, or the
+// redelivery of an event that was no longer pending. The workers' retries count nothing
+// against the developer's budget of new receiver addresses (withAddressBudget), so retried,
+// such a send went out up to eight more times over the next days, each time to whatever
+// address the name then had. The redelivery of an event that was pending keeps its schedule:
+// the workers were sending it anyway.
+func withOneAttempt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oneAttemptKey{}, true)
 }
 
-// keepsSchedule reports whether ctx is withKeptSchedule's.
-func keepsSchedule(ctx context.Context) bool {
-	keep, _ := ctx.Value(keepScheduleKey{}).(bool)
-	return keep
+// isOneAttempt reports whether ctx is withOneAttempt's.
+func isOneAttempt(ctx context.Context) bool {
+	one, _ := ctx.Value(oneAttemptKey{}).(bool)
+	return one
 }
 
 // takeAddress counts address a and port with take (withAddressBudget) before the dialer

@@ -139,7 +139,7 @@ func (s *Service) manualContext(ctx context.Context) context.Context {
 	})
 }
 
-// hold keeps event id, just queued or made pending again inside tx, from the workers for a
+// hold keeps event id, a test event just queued inside tx, from the workers for a
 // lease, so that the caller's own attempt (Worker.deliverHeld), counted against the
 // developer's DeliveryAddresses budget, claims it before any worker does and sends it out of
 // reach of the budget. Should that claim fail, a worker sends it once the lease has passed.
@@ -281,15 +281,17 @@ func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.Webhoo
 	return ev, nil
 }
 
-// Redeliver puts eventID back in the queue for an attempt now, whatever its state: a
-// delivered event is sent again (receivers deduplicate by webhook-id), a failed one gets one
-// more attempt. It answers Conflict ("webhook_disabled") while the endpoint is disabled
-// after a 410 Gone, ("delivery_in_progress") while a worker is delivering the event, and
-// ("connection_ended") for an event that carries the person's data (email_changed) once
-// their connection to the application has ended (connectionLives). A
-// back-channel logout event needs the application's back-channel logout URI instead. Test
-// events and redeliveries share a budget per developer (ManualSendsPerDeveloper) and one per
-// application (ManualSends): past either RateLimited.
+// Redeliver makes an attempt at eventID now, whatever its state: a delivered event is sent
+// again (receivers deduplicate by webhook-id), a failed or disabled one gets one more
+// attempt. For an event that was not pending that attempt is the only one: not delivered, the
+// event is failed, not retried (the developer sees the answer and sends again if they want);
+// a pending event keeps its retry schedule. It answers Conflict ("webhook_disabled") while
+// the endpoint is disabled after a 410 Gone, ("delivery_in_progress") while a worker or
+// another redelivery is delivering the event, and ("connection_ended") for an event that
+// carries the person's data (email_changed) once their connection to the application has
+// ended (connectionLives). A back-channel logout event needs the application's back-channel
+// logout URI instead. Test events and redeliveries share a budget per developer
+// (ManualSendsPerDeveloper) and one per application (ManualSends): past either RateLimited.
 func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
 	if err := s.manualSend(ctx, appID); err != nil {
 		return nil, err
@@ -325,31 +327,39 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 		if err := connectionLives(ctx, tx, ev); err != nil {
 			return err
 		}
-		n, err := tx.WebhookEvent.Update().
+		upd := tx.WebhookEvent.Update().
 			Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts),
 				webhookevent.Or(webhookevent.LockedUntilIsNil(), webhookevent.LockedUntilLT(now))).
-			SetStatus(webhookevent.StatusPending).SetNextAttemptAt(now).ClearLockedUntil().ClearDeliveredAt().
-			Save(ctx)
+			SetStatus(webhookevent.StatusPending).SetNextAttemptAt(now).ClearDeliveredAt()
+		if s.Worker != nil {
+			// Leased to this call, which sends it below: another redelivery meanwhile is
+			// answered delivery_in_progress, so none sees it pending and makes the attempt
+			// in its place, keeping the schedule (withOneAttempt).
+			upd.SetLockedUntil(now.Add(s.Worker.cfg.Lease))
+		} else {
+			upd.ClearLockedUntil()
+		}
+		n, err := upd.Save(ctx)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return apperr.WithReason(apperr.Conflict, "delivery_in_progress", "the event is being delivered right now")
 		}
-		return s.hold(ctx, tx, ev.ID, now)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if s.Worker != nil {
 		// Sent now, as a test event is: a worker's attempt would not count the addresses it
-		// connects to against the developer's budget (manualContext). Refused by the budget,
-		// an event that was pending keeps its schedule; any other fails (recordTx).
+		// connects to against the developer's budget (manualContext). An event that was
+		// pending keeps its schedule; any other gets this one attempt (withOneAttempt).
 		mctx := s.manualContext(ctx)
-		if wasPending {
-			mctx = withKeptSchedule(mctx)
+		if !wasPending {
+			mctx = withOneAttempt(mctx)
 		}
-		if _, err := s.Worker.deliverHeld(mctx, eventID); err != nil {
+		if err := s.Worker.deliverLeased(mctx, eventID); err != nil {
 			s.Worker.cfg.Log.Error("webhooks: delivering a redelivery now; the worker will", "event", eventID, "err", err)
 		}
 	}
@@ -413,7 +423,7 @@ func (s *Service) Test(ctx context.Context, appID string) (*ent.WebhookEvent, er
 		return nil, err
 	}
 	if s.Worker != nil {
-		if _, err := s.Worker.deliverHeld(s.manualContext(ctx), ev.ID); err != nil {
+		if _, err := s.Worker.deliverHeld(withOneAttempt(s.manualContext(ctx)), ev.ID); err != nil {
 			s.Worker.cfg.Log.Error("webhooks: delivering a test event now; the worker will", "event", ev.ID, "err", err)
 		}
 	}

@@ -606,14 +606,28 @@ func (w *Worker) DeliverNow(ctx context.Context, id string) (bool, error) {
 	return w.claimAndDeliver(ctx, id, due(w.now())...)
 }
 
-// deliverHeld claims event id, which its caller queued (or made pending again) and kept from
-// the workers for a lease (Service.hold), whenever no claim holds it, and delivers it at once.
-// It reports whether this call delivered it. ctx's values (withAddressBudget) go with the
-// attempt.
+// deliverHeld claims event id, which its caller queued and kept from the workers for a lease
+// (Service.hold), whenever no claim holds it, and delivers it at once. It reports whether this
+// call delivered it. ctx's values (withAddressBudget, withOneAttempt) go with the attempt.
 func (w *Worker) deliverHeld(ctx context.Context, id string) (bool, error) {
 	now := w.now()
 	return w.claimAndDeliver(ctx, id, webhookevent.StatusEQ(webhookevent.StatusPending),
 		webhookevent.Or(webhookevent.LockedUntilIsNil(), webhookevent.LockedUntilLT(now)))
+}
+
+// deliverLeased delivers at once event id, which its caller made pending and leased in the
+// transaction that did (Service.Redeliver), so that neither a worker nor another redelivery
+// took it meanwhile. ctx's values (withAddressBudget, withOneAttempt) go with the attempt. An
+// event found no longer pending, or past its lease, is left to the workers.
+func (w *Worker) deliverLeased(ctx context.Context, id string) error {
+	ev, err := w.db.WebhookEvent.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if ev.Status != webhookevent.StatusPending || ev.LockedUntil == nil || !ev.LockedUntil.After(w.now()) {
+		return nil
+	}
+	return w.Deliver(context.WithoutCancel(ctx), ev)
 }
 
 // claimAndDeliver claims event id for a lease where it meets claimable and delivers it at
@@ -638,9 +652,6 @@ type outcome struct {
 	err        string
 	retryAfter time.Duration
 	duration   time.Duration
-	// refused: a manual send the developer's budget of new receiver addresses refused
-	// (ErrAddressBudget); nothing was connected to.
-	refused bool
 }
 
 // Deliver makes one attempt at a claimed event and records it: POST of the stored body,
@@ -783,7 +794,7 @@ func (w *Worker) postLogout(ctx context.Context, app *ent.Application, ev *ent.W
 func (w *Worker) send(req *http.Request, started time.Time) outcome {
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
-		o := outcome{err: w.describe(err), duration: time.Since(started), refused: errors.Is(err, ErrAddressBudget)}
+		o := outcome{err: w.describe(err), duration: time.Since(started)}
 		if o.err == UnreachableHost {
 			// No receiver was reached. How long the lookup took (an internal name answered
 			// at once by LoginSign's resolver, a missing one after a recursive search) would
@@ -990,12 +1001,11 @@ func (w *Worker) recordTx(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent,
 		// (A logout receiver's 410 is an ordinary failure: it says nothing of the webhook.)
 		result = "gone"
 		upd.SetStatus(webhookevent.StatusDisabled)
-	case o.refused && !keepsSchedule(ctx):
-		// A manual send the budget refused ends there, as a ping's one attempt does: left
-		// to the workers, whose attempts count nothing, the redelivery of an event already
-		// delivered or failed went out a few minutes later to whatever address the name
-		// then had, and the budget refused nothing (keepsSchedule: an event that was on
-		// its way anyway keeps its schedule).
+	case isOneAttempt(ctx):
+		// A test event, or the redelivery of an event no longer pending, ends with its one
+		// attempt, refused by the address budget or failed: left to the workers, whose
+		// attempts count nothing, it went out again over the next days to whatever address
+		// the name then had (withOneAttempt).
 		result = "failed"
 		upd.SetStatus(webhookevent.StatusFailed)
 	case attempt >= maxAttempts(ev.Type):
