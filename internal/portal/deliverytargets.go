@@ -60,12 +60,48 @@ func (s *Service) takeDeliveryTargets(ctx context.Context, uid string, was []str
 // to, and one whose DNS the developer answers with a different address at each lookup
 // probed one port of any number of hosts within the budget of one (webhooks.Service,
 // DeliveryAddresses). A receiver behind a load balancer counts each of the addresses its
-// tests reach, a few. Nil Limiter: nothing is counted.
+// tests reach, and over HTTPS gets each count back (GiveBackDeliveryAddress). Nil Limiter:
+// nothing is counted.
 func (s *Service) TakeDeliveryAddress(ctx context.Context, uid, address string) error {
 	if s.Limiter == nil {
 		return nil
 	}
 	return s.takeDeliveryTarget(ctx, uid, "address "+address)
+}
+
+// deliveryAddressGivenBack marks an address whose count a developer got back within the day
+// (GiveBackDeliveryAddress), so that it is given back once.
+var deliveryAddressGivenBack = ratelimit.Rule{Name: "delivery-address-given-back", N: 1, Window: 24 * time.Hour}
+
+// GiveBackDeliveryAddress returns to developer uid's DeliveryTargets budget the count of
+// address (ip:port), which TakeDeliveryAddress counted within the day, once a test event or
+// redelivery there was answered over TLS with a certificate valid for the URL's host: the
+// address serves the developer's own name (a server of theirs, or a CDN's serving it), and
+// its answers tell nothing of a third party's host. A receiver behind a load balancer or CDN
+// whose addresses rotate through the day (each send may meet a new one) then spends the
+// budget only on the addresses that do not prove it. An address is given back at most once a
+// day, and only when it was counted (its day's mark is there): never more than was taken.
+// Nil Limiter: nothing is given back.
+func (s *Service) GiveBackDeliveryAddress(ctx context.Context, uid, address string) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	used := uid + " address " + address
+	err := s.Limiter.Check(ctx, deliveryTargetUsed, used)
+	if err == nil {
+		return nil // not counted within the day
+	}
+	if !apperr.Is(err, apperr.RateLimited) {
+		return err
+	}
+	err = s.Limiter.Take(ctx, deliveryAddressGivenBack, used)
+	if apperr.Is(err, apperr.RateLimited) {
+		return nil // given back already
+	}
+	if err != nil {
+		return err
+	}
+	return s.Limiter.Return(ctx, s.DeliveryTargets.Or(DefaultDeliveryTargets), uid)
 }
 
 // takeDeliveryTarget counts target t (deliveryTarget's, or an address) against developer

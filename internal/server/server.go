@@ -269,7 +269,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.identity.BrowsersSignedOut = s.oauth.SignedOutElsewhere
 	s.passkeys.EndSessions = s.identity.EndPasskeySessions
 	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Limiter: ratelimit.New(k), Now: s.now,
-		DeliveryAddresses: s.portal.TakeDeliveryAddress}
+		DeliveryAddresses: s.portal.TakeDeliveryAddress, ProvenAddresses: s.portal.GiveBackDeliveryAddress}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake,
 		SecondStep: s.mfa, ClosingLogouts: s.oauth.QueueClosingLogouts,
 		RemovalLogouts: s.oauth.QueueRemovalLogout}

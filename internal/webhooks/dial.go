@@ -33,6 +33,12 @@ var ErrAddressBudget = errors.New("too many new receiver addresses today")
 // addressBudgetKey carries withAddressBudget's count in a context.
 type addressBudgetKey struct{}
 
+// addressBudget is withAddressBudget's count: take counts an address, giveBack (nil: none)
+// returns the count of one whose receiver proved to serve the URL's host.
+type addressBudget struct {
+	take, giveBack func(ctx context.Context, address string) error
+}
+
 // withAddressBudget returns ctx in which the delivery dialer counts, with take, each public
 // address (ip:port) it is about to connect to for a receiver host name, and connects to none
 // that take refuses. A test event or a redelivery is sent when the developer says so, and its
@@ -42,8 +48,19 @@ type addressBudgetKey struct{}
 // once, and one port of every host it named was probed. An address literal in the URL is
 // counted as the URL's host, and an address the dialer refuses anyway (not public) is not
 // counted: refused as it is refused otherwise, it tells nothing the log does not.
-func withAddressBudget(ctx context.Context, take func(ctx context.Context, address string) error) context.Context {
-	return context.WithValue(ctx, addressBudgetKey{}, take)
+//
+// giveBack, if not nil, is called with the address of a connection that answered over TLS
+// verified for the URL's host (Worker.send): a server that holds a certificate for the
+// developer's name is theirs to probe, and a receiver behind many rotating addresses (a CDN)
+// should not spend the budget on them.
+func withAddressBudget(ctx context.Context, take, giveBack func(ctx context.Context, address string) error) context.Context {
+	return context.WithValue(ctx, addressBudgetKey{}, &addressBudget{take: take, giveBack: giveBack})
+}
+
+// budgetOf returns ctx's addressBudget (withAddressBudget), or nil.
+func budgetOf(ctx context.Context) *addressBudget {
+	b, _ := ctx.Value(addressBudgetKey{}).(*addressBudget)
+	return b
 }
 
 // Resolver looks up the addresses of a receiver's host name. *net.Resolver implements it;
@@ -124,11 +141,11 @@ func resolvingDial(d *net.Dialer, r Resolver) func(ctx context.Context, network,
 		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 			deadline = dl
 		}
-		take, _ := ctx.Value(addressBudgetKey{}).(func(context.Context, string) error)
+		budget := budgetOf(ctx)
 		var first error
 		for i, a := range addrs {
-			if take != nil {
-				if err := takeAddress(ctx, take, a, port, d.Control == nil); err != nil {
+			if budget != nil {
+				if err := takeAddress(ctx, budget.take, a, port, d.Control == nil); err != nil {
 					if first == nil {
 						first = err
 					}

@@ -36,6 +36,11 @@ type Service struct {
 	// (portal.Service.TakeDeliveryAddress) each receiver address a test event or redelivery
 	// of theirs is about to connect to (withAddressBudget); nil counts nothing.
 	DeliveryAddresses func(ctx context.Context, uid, address string) error
+	// ProvenAddresses gives back to developer uid's budget of new delivery targets
+	// (portal.Service.GiveBackDeliveryAddress) the count of an address that a test event or
+	// redelivery of theirs reached over TLS verified for the URL's host; nil gives back
+	// nothing.
+	ProvenAddresses func(ctx context.Context, uid, address string) error
 	// Retention is how long a finished event (delivered, failed or disabled) stays in the
 	// delivery log with its attempts (Purge); zero means DefaultRetention.
 	Retention time.Duration
@@ -134,9 +139,13 @@ func (s *Service) manualContext(ctx context.Context) context.Context {
 	if err != nil {
 		return ctx // manualSend refused it already
 	}
+	var giveBack func(ctx context.Context, address string) error
+	if s.ProvenAddresses != nil {
+		giveBack = func(ctx context.Context, address string) error { return s.ProvenAddresses(ctx, uid, address) }
+	}
 	return withAddressBudget(ctx, func(ctx context.Context, address string) error {
 		return s.DeliveryAddresses(ctx, uid, address)
-	})
+	}, giveBack)
 }
 
 // hold keeps event id, a test event just queued inside tx, from the workers for a

@@ -14,12 +14,15 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -791,7 +794,17 @@ func (w *Worker) postLogout(ctx context.Context, app *ent.Application, ev *ent.W
 // out of reach of the client's Timeout and of the request's context, so a receiver answering
 // 101 and then sending nothing held the delivery for ever, and after each lease another one
 // (one free account took every delivery slot of every instance, a few a minute).
+//
+// An answer over TLS (verified: the certificate is valid for the URL's host) gives the
+// address it came from back to the developer's budget of new addresses (withAddressBudget).
 func (w *Worker) send(req *http.Request, started time.Time) outcome {
+	var remote atomic.Value // the address of the connection the request went out on
+	budget := budgetOf(req.Context())
+	if budget != nil && budget.giveBack != nil {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { remote.Store(info.Conn.RemoteAddr().String()) },
+		}))
+	}
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
 		o := outcome{err: w.describe(err), duration: time.Since(started)}
@@ -804,6 +817,9 @@ func (w *Worker) send(req *http.Request, started time.Time) outcome {
 		return o
 	}
 	defer resp.Body.Close()
+	if addr, _ := remote.Load().(string); resp.TLS != nil && addr != "" {
+		w.giveBack(req.Context(), budget, addr)
+	}
 	var snippet []byte
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		snippet, _ = io.ReadAll(io.LimitReader(resp.Body, 256))
@@ -818,6 +834,19 @@ func (w *Worker) send(req *http.Request, started time.Time) outcome {
 		o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), w.now())
 	}
 	return o
+}
+
+// giveBack gives the count of address addr (a connection's remote address) back to budget;
+// a failure is logged, the count then kept.
+func (w *Worker) giveBack(ctx context.Context, budget *addressBudget, addr string) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+	if err := budget.giveBack(ctx, ap.String()); err != nil {
+		w.cfg.Log.Warn("webhooks: giving a proven receiver address back to the budget", "err", err)
+	}
 }
 
 // UnreachableHost is the delivery log's one text for a receiver host that has no public
