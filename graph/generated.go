@@ -8002,8 +8002,11 @@ extend type Mutation {
 
   # Webhooks.
   """
-  Queues an event of the application again for an attempt now (manual redelivery). The
-  webhook-id stays the same, so receivers deduplicate it.
+  Sends an event of the application again now, in this request (manual redelivery). The
+  webhook-id stays the same, so receivers deduplicate it. For an event that was not pending
+  this attempt is its only one: not delivered, the event is failed, not retried; a pending
+  event keeps its retry schedule. Conflict (delivery_in_progress) while a worker or another
+  redelivery sends it.
   """
   retryWebhookEvent(input: RetryWebhookEventInput!): RetryWebhookEventPayload!
   """
@@ -8501,7 +8504,7 @@ input UpdateApplicationInput {
   iconUrl: String
   termsUrl: String
   privacyUrl: String
-  """Replaces the whole list."""
+  """Replaces the whole list. Exact-match redirect URIs; a query may not carry code, state, iss or error parameters (they are the answer's)."""
   redirectUris: [String!]
   """Replaces the whole list."""
   allowedOrigins: [String!]
@@ -8511,7 +8514,7 @@ input UpdateApplicationInput {
   clientRequestsPerMinute: Int
   """ES256 or RS256: how the app's id_tokens and logout tokens are signed."""
   idTokenSigningAlg: String
-  """Replaces the whole list: where RP-initiated logout may return the person."""
+  """Replaces the whole list: where RP-initiated logout may return the person (exact match; a query may not carry state)."""
   postLogoutRedirectUris: [String!]
   """An empty string removes it."""
   backchannelLogoutUri: String
@@ -8799,12 +8802,13 @@ input CreateApplicationInput {
   iconUrl: String
   termsUrl: String
   privacyUrl: String
+  """Exact-match redirect URIs; a query may not carry code, state, iss or error parameters (they are the answer's)."""
   redirectUris: [String!]
   allowedOrigins: [String!]
   webhookUrl: String
   """ES256 (the default) or RS256: how the app's id_tokens and logout tokens are signed."""
   idTokenSigningAlg: String
-  """Where RP-initiated logout may return the person (exact match)."""
+  """Where RP-initiated logout may return the person (exact match; a query may not carry state)."""
   postLogoutRedirectUris: [String!]
   """Receives signed logout tokens (OpenID Connect Back-Channel Logout 1.0)."""
   backchannelLogoutUri: String
@@ -9013,8 +9017,11 @@ extend type Application {
 
 extend type Mutation {
   """
-  Queues an event of the application again for an attempt now (manual redelivery). The
-  webhook-id stays the same, so receivers deduplicate it.
+  Sends an event of the application again now, in this request (manual redelivery). The
+  webhook-id stays the same, so receivers deduplicate it. For an event that was not pending
+  this attempt is its only one: not delivered, the event is failed, not retried; a pending
+  event keeps its retry schedule. Conflict (delivery_in_progress) while a worker or another
+  redelivery sends it.
   """
   redeliverWebhookEvent(applicationId: ID!, eventId: ID!): WebhookEvent! @deprecated(reason: "Use retryWebhookEvent(input:), which follows the schema convention; redeliverWebhookEvent is removed in the next release.")
   """

@@ -196,17 +196,18 @@ type ConfirmTotpEnrolmentPayload struct {
 }
 
 type CreateApplicationInput struct {
-	Name           string   `json:"name"`
-	Website        *string  `json:"website,omitempty"`
-	IconURL        *string  `json:"iconUrl,omitempty"`
-	TermsURL       *string  `json:"termsUrl,omitempty"`
-	PrivacyURL     *string  `json:"privacyUrl,omitempty"`
+	Name       string  `json:"name"`
+	Website    *string `json:"website,omitempty"`
+	IconURL    *string `json:"iconUrl,omitempty"`
+	TermsURL   *string `json:"termsUrl,omitempty"`
+	PrivacyURL *string `json:"privacyUrl,omitempty"`
+	// Exact-match redirect URIs; a query may not carry code, state, iss or error parameters (they are the answer's).
 	RedirectUris   []string `json:"redirectUris,omitempty"`
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 	WebhookURL     *string  `json:"webhookUrl,omitempty"`
 	// ES256 (the default) or RS256: how the app's id_tokens and logout tokens are signed.
 	IDTokenSigningAlg *string `json:"idTokenSigningAlg,omitempty"`
-	// Where RP-initiated logout may return the person (exact match).
+	// Where RP-initiated logout may return the person (exact match; a query may not carry state).
 	PostLogoutRedirectUris []string `json:"postLogoutRedirectUris,omitempty"`
 	// Receives signed logout tokens (OpenID Connect Back-Channel Logout 1.0).
 	BackchannelLogoutURI *string `json:"backchannelLogoutUri,omitempty"`
@@ -843,7 +844,7 @@ type UpdateApplicationInput struct {
 	IconURL    *string `json:"iconUrl,omitempty"`
 	TermsURL   *string `json:"termsUrl,omitempty"`
 	PrivacyURL *string `json:"privacyUrl,omitempty"`
-	// Replaces the whole list.
+	// Replaces the whole list. Exact-match redirect URIs; a query may not carry code, state, iss or error parameters (they are the answer's).
 	RedirectUris []string `json:"redirectUris,omitempty"`
 	// Replaces the whole list.
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
@@ -853,7 +854,7 @@ type UpdateApplicationInput struct {
 	ClientRequestsPerMinute *int `json:"clientRequestsPerMinute,omitempty"`
 	// ES256 or RS256: how the app's id_tokens and logout tokens are signed.
 	IDTokenSigningAlg *string `json:"idTokenSigningAlg,omitempty"`
-	// Replaces the whole list: where RP-initiated logout may return the person.
+	// Replaces the whole list: where RP-initiated logout may return the person (exact match; a query may not carry state).
 	PostLogoutRedirectUris []string `json:"postLogoutRedirectUris,omitempty"`
 	// An empty string removes it.
 	BackchannelLogoutURI *string `json:"backchannelLogoutUri,omitempty"`
