@@ -267,7 +267,8 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 // the signed-in person under name. The challenge is spent whatever the outcome; a response that
 // does not verify (wrong challenge, origin or RP, no user verification) answers Invalid, and
 // so does one past MaxPerUser, counted when the passkey is stored, so registrations finishing
-// together cannot pass it. A deleted account answers NotFound.
+// together cannot pass it; they take turns (holdAdding), so the one refused there spends no
+// code. A deleted account answers NotFound.
 //
 // A passkey signs in as both steps, so the person must also prove their second step with
 // code: with two-step verification on, a current TOTP code or a recovery code, as for turning
@@ -291,6 +292,11 @@ func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response
 	if len(response) > MaxResponse {
 		return nil, apperr.New(apperr.Invalid, "the passkey response is too large")
 	}
+	release, err := s.holdAdding(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	b, err := s.KV.GetDel(ctx, regKey(uid)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, apperr.New(apperr.Gone, "adding the passkey took too long; start again")
@@ -320,6 +326,11 @@ func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response
 	if !cred.Flags.UserVerified {
 		return nil, apperr.New(apperr.Invalid, "the passkey did not verify you (PIN or biometrics); use one that does")
 	}
+	for _, k := range keys {
+		if bytes.Equal(k.CredentialID, cred.ID) {
+			return nil, errRegistered()
+		}
+	}
 	if err := s.secondStep(ctx, uid, code); err != nil {
 		return nil, err
 	}
@@ -348,7 +359,7 @@ func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response
 			UserID: uid, Details: map[string]string{"name": name}, At: now})
 	})
 	if store.Conflict(err) {
-		return nil, apperr.New(apperr.Conflict, "this passkey is already registered")
+		return nil, errRegistered()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("storing passkey: %w", err)
@@ -375,6 +386,54 @@ func (s *Service) secondStep(ctx context.Context, uid, code string) error {
 }
 
 func errTooMany() error { return apperr.New(apperr.Invalid, "too many passkeys; remove one first") }
+
+func errRegistered() error { return apperr.New(apperr.Conflict, "this passkey is already registered") }
+
+// addingKey names the lease of adding a passkey to a person (holdAdding).
+func addingKey(uid string) string { return "pkadd:" + uid }
+
+// Limits of holdAdding: how long a lease lasts at most, and how often and how many times a
+// registration asks for it while another holds it (some five seconds in all).
+const (
+	addingTTL   = 30 * time.Second
+	addingPoll  = 50 * time.Millisecond
+	addingTries = 100
+)
+
+// holdAdding takes uid's lease of adding a passkey, waiting while another registration of
+// theirs holds it, and returns its release. Registrations finishing at the same moment take
+// turns from reading the challenge to storing the passkey, so the one that finds the last of
+// MaxPerUser places taken is refused before the person's code is checked (secondStep): the
+// count under the person's lock in the transaction still decides, but refused there the code
+// (a mailed one, a passkey's confirmation, a recovery code) was spent for nothing. A lease not
+// given back in time (the instance stopped) ends after addingTTL; still held after
+// addingTries, Conflict, and nothing is spent.
+func (s *Service) holdAdding(ctx context.Context, uid string) (release func(), err error) {
+	token := ids.New("")
+	for try := 0; ; try++ {
+		ok, err := s.KV.SetNX(ctx, addingKey(uid), token, addingTTL).Result()
+		if err != nil {
+			return nil, fmt.Errorf("holding the passkey registration: %w", err)
+		}
+		if ok {
+			break
+		}
+		if try == addingTries {
+			return nil, apperr.New(apperr.Conflict, "another passkey is being added to your account; try again in a moment")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(addingPoll):
+		}
+	}
+	return func() {
+		ctx := context.WithoutCancel(ctx)
+		if held, err := s.KV.Get(ctx, addingKey(uid)).Result(); err == nil && held == token {
+			s.KV.Del(ctx, addingKey(uid))
+		}
+	}, nil
+}
 
 // List returns userID's passkeys, newest first; only the person themself may list them
 // (anyone else: NotFound).
