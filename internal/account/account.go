@@ -460,8 +460,9 @@ func verifyKey(token string) string { return "emailverify:" + ids.Hash(token) }
 // reveal who has an account. RateLimited past 5 mails per person and hour or
 // identity.AddressConfirmMails to addr's mailbox (additions only: applications' proposals to it
 // have their own budget); then nothing is stored and nothing mailed. A verified address signs
-// in to the account, so the person passes reverify with code first (after the checks of addr,
-// so a mistyped address spends no code).
+// in to the account, so the person passes reverify with code first: after the checks of addr
+// and of what would refuse it (already linked, MaxAlternativeEmails, the person's budget of
+// mails), so a mistyped address or a refusal spends no code.
 func (s *Service) AddAlternativeEmail(ctx context.Context, addr, code string) (*ent.UserEmail, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
@@ -481,27 +482,26 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr, code string) (*
 	if u.Email == addr {
 		return nil, apperr.WithReason(apperr.Conflict, "already_primary", "%s is already your primary address", addr)
 	}
+	// What would refuse the address is asked before the code too, so a refusal spends none
+	// (a recovery code is gone for good); the transaction asks again.
+	if _, err := addable(ctx, s.DB.Client, uid, addr); err != nil {
+		return nil, err
+	}
+	if err := ratelimit.New(s.KV).Check(ctx, verifySends, uid); err != nil {
+		return nil, err
+	}
 	if _, err := s.reverify(ctx, code); err != nil {
 		return nil, err
 	}
 	var ue *ent.UserEmail
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		existing, err := tx.UserEmail.Query().Where(useremail.UserID(uid), useremail.Email(addr)).Only(ctx)
-		switch {
-		case err == nil && existing.VerifiedAt != nil:
-			return apperr.WithReason(apperr.Conflict, "already_linked", "%s is already linked to your account", addr)
-		case err == nil:
-			ue = existing
-			return s.takeVerifySend(ctx, uid, addr)
-		case !store.NotFound(err):
-			return err
-		}
-		n, err := tx.UserEmail.Query().Where(useremail.UserID(uid)).Count(ctx)
+		existing, err := addable(ctx, tx.Client(), uid, addr)
 		if err != nil {
 			return err
 		}
-		if n >= MaxAlternativeEmails {
-			return apperr.WithReason(apperr.Conflict, "too_many_emails", "at most %d alternative addresses", MaxAlternativeEmails)
+		if existing != nil {
+			ue = existing
+			return s.takeVerifySend(ctx, uid, addr)
 		}
 		if err := s.takeVerifySend(ctx, uid, addr); err != nil {
 			return err
@@ -602,6 +602,29 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 		s.notify(ctx, ue.UserID, AddressVerified, ue.Email, "")
 	}
 	return ue.Unwrap(), nil // read in the committed tx: its edges are read through the client
+}
+
+// addable is what AddAlternativeEmail finds of uid's address addr in c: nil when it is not
+// linked, the address when it is pending (a new link is sent); Conflict already_linked when
+// it is verified, and too_many_emails when a new one would pass MaxAlternativeEmails.
+func addable(ctx context.Context, c *ent.Client, uid, addr string) (*ent.UserEmail, error) {
+	existing, err := c.UserEmail.Query().Where(useremail.UserID(uid), useremail.Email(addr)).Only(ctx)
+	switch {
+	case err == nil && existing.VerifiedAt != nil:
+		return nil, apperr.WithReason(apperr.Conflict, "already_linked", "%s is already linked to your account", addr)
+	case err == nil:
+		return existing, nil
+	case !store.NotFound(err):
+		return nil, err
+	}
+	n, err := c.UserEmail.Query().Where(useremail.UserID(uid)).Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n >= MaxAlternativeEmails {
+		return nil, apperr.WithReason(apperr.Conflict, "too_many_emails", "at most %d alternative addresses", MaxAlternativeEmails)
+	}
+	return nil, nil
 }
 
 // takeVerifySend counts one verification mail from uid to addr, once it is known that one will
