@@ -168,9 +168,10 @@ func (s *Service) needsStepUp(ctx context.Context, req *AuthorizeRequest, userID
 // PasskeysAvailable reports whether passkey sign-in works with this server's base URL.
 func (s *Service) PasskeysAvailable() bool { return s.Passkeys != nil && s.Passkeys.Available() }
 
-// PasskeyOptions starts a passkey sign-in: the request options (JSON) for
-// navigator.credentials.get. Rate limited per IP.
-func (s *Service) PasskeyOptions(ctx context.Context, ip string) (string, error) {
+// PasskeyOptions starts a passkey sign-in in browser: the request options (JSON) for
+// navigator.credentials.get, whose challenge only PasskeySignIn from the same browser answers
+// (passkey.Service.BeginLoginIn). Rate limited per IP.
+func (s *Service) PasskeyOptions(ctx context.Context, ip, browser string) (string, error) {
 	if s.Passkeys == nil {
 		return "", apperr.New(apperr.NotFound, "passkeys are not available")
 	}
@@ -181,13 +182,14 @@ func (s *Service) PasskeyOptions(ctx context.Context, ip string) (string, error)
 	if err := s.addressLimits(ctx, "passkey-options", ip, s.Config.Limits.FlowsPerAddress, s.Config.Limits.FlowsPerNetwork); err != nil {
 		return "", err
 	}
-	return s.Passkeys.BeginLogin(ctx)
+	return s.Passkeys.BeginLoginIn(ctx, browser)
 }
 
 // PasskeySignIn signs a person in with a passkey assertion (JSON) and continues the flow in
 // progress (flowID, may be ""), exactly like a magic link: the flow is marked signed in and
-// bound to browser. User verification is required, so the sign-in has two factors (amr
-// hwk/swk + mfa). Rate limited per IP.
+// bound to browser. The assertion must answer a challenge PasskeyOptions gave browser (else
+// Gone, and the challenge stays for its browser). User verification is required, so the
+// sign-in has two factors (amr hwk/swk + mfa). Rate limited per IP.
 func (s *Service) PasskeySignIn(ctx context.Context, flowID, response, ip, browser string) (*SignIn, error) {
 	if s.Passkeys == nil {
 		return nil, apperr.New(apperr.NotFound, "passkeys are not available")
@@ -195,7 +197,7 @@ func (s *Service) PasskeySignIn(ctx context.Context, flowID, response, ip, brows
 	if err := s.pageLimit(ctx, "passkey:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return nil, err
 	}
-	uid, amr, err := s.Passkeys.FinishLogin(ctx, response)
+	uid, amr, err := s.Passkeys.FinishLoginIn(ctx, response, browser)
 	if err != nil {
 		return nil, err
 	}

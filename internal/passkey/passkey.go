@@ -215,8 +215,15 @@ func SignInRef(response string) string {
 	return Ref(parsed.RawID)
 }
 
-func regKey(uid string) string         { return "pkreg:" + uid }
-func loginKey(challenge string) string { return "pklogin:" + ids.Hash(challenge) }
+func regKey(uid string) string { return "pkreg:" + uid }
+
+// loginKey names the challenge of a passkey sign-in started in browser ("" for none).
+func loginKey(browser, challenge string) string {
+	if browser == "" {
+		return "pklogin:" + ids.Hash(challenge)
+	}
+	return "pklogin:" + ids.Hash(browser+" "+challenge)
+}
 
 // BeginRegistration starts adding a passkey for the signed-in person and returns the
 // PublicKeyCredentialCreationOptions (JSON) for navigator.credentials.create: a discoverable
@@ -565,8 +572,17 @@ func (s *Service) HasPasskey(ctx context.Context, userID string) (bool, error) {
 }
 
 // BeginLogin starts a passkey sign-in (no account named: the passkey says whose it is) and
-// returns the PublicKeyCredentialRequestOptions (JSON) for navigator.credentials.get.
+// returns the PublicKeyCredentialRequestOptions (JSON) for navigator.credentials.get. It is
+// BeginLoginIn for no browser in particular.
 func (s *Service) BeginLogin(ctx context.Context) (string, error) {
+	return s.BeginLoginIn(ctx, "")
+}
+
+// BeginLoginIn is BeginLogin in the browser known as browser (its cookie's raw value): only
+// FinishLoginIn with the same browser answers the challenge. An assertion taken from the
+// person's browser (a log, a relay in the middle, a script of another page) then signs in
+// nowhere else, and sending it from elsewhere does not spend the person's challenge.
+func (s *Service) BeginLoginIn(ctx context.Context, browser string) (string, error) {
 	if err := s.available(); err != nil {
 		return "", err
 	}
@@ -575,7 +591,7 @@ func (s *Service) BeginLogin(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("starting passkey sign-in: %w", err)
 	}
 	b, _ := json.Marshal(sess)
-	if err := s.KV.Set(ctx, loginKey(sess.Challenge), b, challengeTTL).Err(); err != nil {
+	if err := s.KV.Set(ctx, loginKey(browser, sess.Challenge), b, challengeTTL).Err(); err != nil {
 		return "", fmt.Errorf("storing passkey challenge: %w", err)
 	}
 	out, _ := json.Marshal(opts)
@@ -586,8 +602,15 @@ func (s *Service) BeginLogin(ctx context.Context) (string, error) {
 // answers (spent by this call) and the passkey it names, and returns the person and the
 // methods it proves: hwk (device-bound) or swk (synced), and mfa (user verification). A
 // response that does not verify, an unknown passkey, or a signature counter that went back or
-// that another sign-in moved meanwhile (a cloned authenticator) answers Unauthorized.
+// that another sign-in moved meanwhile (a cloned authenticator) answers Unauthorized. It is
+// FinishLoginIn for a challenge of BeginLogin.
 func (s *Service) FinishLogin(ctx context.Context, response string) (userID string, amr []string, err error) {
+	return s.FinishLoginIn(ctx, response, "")
+}
+
+// FinishLoginIn is FinishLogin of a challenge BeginLoginIn gave browser; a challenge given to
+// another browser, or none, answers Gone and stays for its own browser.
+func (s *Service) FinishLoginIn(ctx context.Context, response, browser string) (userID string, amr []string, err error) {
 	if err := s.available(); err != nil {
 		return "", nil, err
 	}
@@ -599,7 +622,7 @@ func (s *Service) FinishLogin(ctx context.Context, response string) (userID stri
 	if err != nil {
 		return "", nil, apperr.New(apperr.Invalid, "the passkey response is malformed")
 	}
-	b, err := s.KV.GetDel(ctx, loginKey(parsed.Response.CollectedClientData.Challenge)).Bytes()
+	b, err := s.KV.GetDel(ctx, loginKey(browser, parsed.Response.CollectedClientData.Challenge)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return "", nil, apperr.New(apperr.Gone, "this passkey sign-in expired or was used; try again")
 	}

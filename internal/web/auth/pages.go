@@ -895,9 +895,9 @@ func (p *Pages) MagicSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 // PasskeyOptions is GET /login/passkey: the options (JSON) of a passkey sign-in, for the login
-// page's script.
+// page's script; their challenge is this browser's (its cookie, set here when missing).
 func (p *Pages) PasskeyOptions(w http.ResponseWriter, r *http.Request) {
-	opts, err := p.OAuth.PasskeyOptions(r.Context(), httpx.ClientIP(r))
+	opts, err := p.OAuth.PasskeyOptions(r.Context(), httpx.ClientIP(r), p.browser(w, r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
