@@ -143,11 +143,13 @@ func TestAnalyticsCountOnlyTheApplicationsOwn(t *testing.T) {
 		dev := e.developer(t)
 		mine := e.app(t, dev)
 		other := e.app(t, e.developer(t))
-		e.connect(t, e.person(t), mine, "")
+		joined := e.connect(t, e.person(t), mine, "")
 		for range 3 {
 			e.connect(t, e.person(t), other, "")
 		}
-		day := time.Now().UTC().Truncate(24 * time.Hour)
+		// The day the connection was written on: a day read from the clock again here is the
+		// next one when the test runs across midnight UTC.
+		day := joined.JoinedAt.UTC().Truncate(24 * time.Hour)
 
 		signups, err := e.svc.SignupsPerDay(dev, mine.ID, day, day.Add(24*time.Hour))
 		if err != nil || len(signups) != 1 || signups[0].Count != 1 {
