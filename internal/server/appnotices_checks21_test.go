@@ -76,6 +76,26 @@ func (e *oauthEnv) countAppNotices(tos ...string) map[string]int {
 	return out
 }
 
+// waitAppNoticeCounts waits (10 s at most) until count, of the addresses of want, reaches
+// want's count for each, and returns the counts then. Each notice is mailed in a goroutine of
+// its own, so one of an earlier change that the test did not wait for may still be on its way
+// when the last one it waited for has arrived.
+func (e *oauthEnv) waitAppNoticeCounts(count func(tos ...string) map[string]int, want map[string]int) map[string]int {
+	var tos []string
+	for to := range want {
+		tos = append(tos, to)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, short := count(tos...), false
+		for to, n := range want {
+			short = short || got[to] < n
+		}
+		if !short || time.Now().After(deadline) {
+			return got
+		}
+	}
+}
+
 // inviteAndAccept invites member to app as role (by inviter) and accepts the mailed link in
 // member's browser.
 func (e *oauthEnv) inviteAndAccept(inviter, member *browser, appID, email, role string) {
@@ -177,7 +197,7 @@ func TestApplicationSecurityNotices(t *testing.T) {
 
 		// Nine changes (the transfer's proposal is told too), each told once to
 		// the owner and the admin; none to the developer.
-		got := e.countAppNotices(olga, adam, dina)
+		got := e.waitAppNoticeCounts(e.countAppNotices, map[string]int{olga: 9, adam: 9, dina: 0})
 		if got[olga] != 9 || got[adam] != 9 || got[dina] != 0 {
 			t.Errorf("application notices %v, want 9 to %s and %s, none to %s: %v", got, olga, adam, dina, e.subjects())
 		}

@@ -223,7 +223,7 @@ func TestSpentNoticesStillTellTheDeletionTheOwnerAndTheMemberConcerned(t *testin
 		e.waitNotice(adam, appNoticeSubject("en", "app_deleting"))
 		e.noneOf([]string{olga, adam}, "app_redirects", "app_member_removed")
 		e.noneOf([]string{olga}, "app_transfer_proposed")
-		if got := e.countEveryAppNotice(olga, adam, dina); got[olga] != 3 || got[adam] != 4 || got[dina] != 1 {
+		if got := e.waitAppNoticeCounts(e.countEveryAppNotice, map[string]int{olga: 3, adam: 4, dina: 1}); got[olga] != 3 || got[adam] != 4 || got[dina] != 1 {
 			t.Errorf("application notices %v, want olga: joined, owner, deleting; adam: joined, proposed, owner, deleting; dina: removed", got)
 		}
 	})
@@ -285,7 +285,8 @@ func TestRefusedTeamChangesAndDeletionsSendNoNotice(t *testing.T) {
 		e.waitNotice(olga, appNoticeSubject("en", "app_member_left"))
 		e.waitNotice(adam, appNoticeSubject("en", "app_member_left"))
 		e.noneOf([]string{olga, adam, dina, mal}, "app_member_removed", "app_transfer_proposed", "app_transfer_cancelled", "app_deleting", "app_owner")
-		if got := e.countEveryAppNotice(olga, adam, dina, mal); got[olga] != 3 || got[adam] != 3 || got[dina] != 0 || got[mal] != 0 {
+		if got := e.waitAppNoticeCounts(e.countEveryAppNotice, map[string]int{olga: 3, adam: 3, dina: 0, mal: 0}); got[olga] != 3 || got[adam] != 3 ||
+			got[dina] != 0 || got[mal] != 0 {
 			t.Errorf("application notices %v, want the two joins and the departure to %s and %s only", got, olga, adam)
 		}
 	})
