@@ -56,16 +56,18 @@ func (n *securityNotices) sendAddress(ctx context.Context, userID string, event 
 }
 
 // deliver writes the notice of event with compose, in the person's language, and sends it, in
-// the background.
+// the background. The person is read now, in the request: the notice goes to the primary
+// address of when the change was made, not to one a change made meanwhile set (an "address
+// added" notice on its way when the primary address changed went to the new one).
 func (n *securityNotices) deliver(ctx context.Context, userID string, event mfa.Event,
 	compose func(l *i18n.Locale, primary, base string, when time.Time) (mail.Message, bool)) {
 	when := n.now()
+	u, err := n.db.User.Get(ctx, userID)
+	if err != nil {
+		n.log.WarnContext(ctx, "security notice: reading the person", "event", event, "err", err)
+		return
+	}
 	run := func(ctx context.Context) {
-		u, err := n.db.User.Get(ctx, userID)
-		if err != nil {
-			n.log.WarnContext(ctx, "security notice: reading the person", "event", event, "err", err)
-			return
-		}
 		// The person's own request caused the change: their language, else the request's.
 		m, ok := compose(i18n.ForPerson(ctx, u.Language), u.Email, strings.TrimRight(n.baseURL, "/"), when)
 		if !ok {
