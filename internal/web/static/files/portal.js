@@ -286,8 +286,8 @@
 
     var stats = h("div", { class: "stats", id: "headline" },
       Charts.headline(users, T("portal.stat_users", { count: users })),
-      Charts.headline(sum(signups), T("portal.stat_signups", { count: sum(signups) })),
-      Charts.headline(sum(active), T("portal.stat_active", { count: sum(active) })),
+      Charts.headline(sum(signups), T("portal.stat_signups", { count: sum(signups), days: days })),
+      Charts.headline(sum(active), T("portal.stat_active", { count: sum(active), days: days })),
       Charts.headline(lic.ACTIVE || 0, T("portal.stat_licenses", { count: lic.ACTIVE || 0 }), licTotal ? T("portal.stat_unused", { count: lic.UNUSED || 0 }) : null));
 
     if (!users) {
@@ -305,9 +305,9 @@
     var states = [["UNUSED", T("portal.unused")], ["ACTIVE", T("portal.active")], ["EXPIRED", T("portal.expired")]].map(function (x) { return { label: x[1], value: lic[x[0]] || 0 }; });
     fill("analytics", stats,
       h("div", { class: "grid" },
-        card(T("portal.signups_per_day"), "signups", Charts.line(signups, T("portal.signups_per_day_30"), { amount: function (n) { return T("portal.signup_count", { count: n }); }, column: T("portal.signups") })),
+        card(T("portal.signups_per_day"), "signups", Charts.line(signups, T("portal.signups_per_day_30", { days: days }), { amount: function (n) { return T("portal.signup_count", { count: n }); }, column: T("portal.signups") })),
         card(T("portal.active_per_day"), "active", h("p", { class: "small muted" }, T("portal.active_per_day_lead")),
-          Charts.line(active, T("portal.active_per_day_30"), { amount: function (n) { return T("portal.person_count", { count: n }); }, column: T("portal.active_users") }))),
+          Charts.line(active, T("portal.active_per_day_30", { days: days }), { amount: function (n) { return T("portal.person_count", { count: n }); }, column: T("portal.active_users") }))),
       h("div", { class: "grid" },
         card(T("portal.signins_per_person"), "sessions", h("p", { class: "small muted" }, T("portal.signins_per_person_lead")),
           Charts.bars(sessions, T("portal.people_by_signins"), { sort: false })),
