@@ -35,9 +35,9 @@ var scriptEN = map[string]any{
 	"ls.error.picture_too_large":     "The picture is larger than 512 KB.",
 	"ls.error.invalid_language":      "Choose one of the languages offered.",
 	"ls.send_code":                   "Mail me a code",
-	"ls.code_sent":                   "We mailed a code to {email}. It works once, for 10 minutes.",
+	"ls.code_sent":                   "We mailed a code to {email}. It works once, for {code_ttl}.",
 	"ls.use_passkey":                 "Use a passkey",
-	"ls.passkey_confirmed":           "Confirmed with your passkey. It works once, for 5 minutes: go on.",
+	"ls.passkey_confirmed":           "Confirmed with your passkey. It works once, for {confirmation_ttl}: go on.",
 }
 
 var scriptFR = map[string]any{
@@ -73,9 +73,9 @@ var scriptFR = map[string]any{
 	"ls.error.picture_too_large":     "L'image dépasse 512 Ko.",
 	"ls.error.invalid_language":      "Choisissez l'une des langues proposées.",
 	"ls.send_code":                   "M’envoyer un code",
-	"ls.code_sent":                   "Nous avons envoyé un code à {email}. Il ne sert qu’une fois, pendant 10 minutes.",
+	"ls.code_sent":                   "Nous avons envoyé un code à {email}. Il ne sert qu’une fois, pendant {code_ttl}.",
 	"ls.use_passkey":                 "Utiliser une clé d'accès",
-	"ls.passkey_confirmed":           "Confirmé avec votre clé d'accès. Cela ne sert qu’une fois, pendant 5 minutes : continuez.",
+	"ls.passkey_confirmed":           "Confirmé avec votre clé d'accès. Cela ne sert qu’une fois, pendant {confirmation_ttl} : continuez.",
 }
 
 var scriptDE = map[string]any{
@@ -111,7 +111,7 @@ var scriptDE = map[string]any{
 	"ls.error.picture_too_large":     "Das Bild ist größer als 512 KB.",
 	"ls.error.invalid_language":      "Wählen Sie eine der angebotenen Sprachen.",
 	"ls.send_code":                   "Code per E-Mail senden",
-	"ls.code_sent":                   "Wir haben einen Code an {email} gesendet. Er gilt einmal, 10 Minuten lang.",
+	"ls.code_sent":                   "Wir haben einen Code an {email} gesendet. Er gilt einmal, {code_ttl} lang.",
 	"ls.use_passkey":                 "Passkey verwenden",
-	"ls.passkey_confirmed":           "Mit Ihrem Passkey bestätigt. Das gilt einmal, 5 Minuten lang: Fahren Sie fort.",
+	"ls.passkey_confirmed":           "Mit Ihrem Passkey bestätigt. Das gilt einmal, {confirmation_ttl} lang: Fahren Sie fort.",
 }

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/text/language"
 )
@@ -46,6 +47,38 @@ func (l *Locale) Script(prefixes ...string) map[string]any {
 					break
 				}
 			}
+		}
+	}
+	return out
+}
+
+// ScriptWith is Script with the times its messages state written in: each {name} of a message
+// that periods names is replaced, in every plural form, by l.Period of its duration, so that a
+// message says the time the code enforces ("It works once, for {code_ttl}": "for 10
+// minutes"), never one of its own that a changed constant would leave behind.
+func (l *Locale) ScriptWith(periods map[string]time.Duration, prefixes ...string) map[string]any {
+	out := l.Script(prefixes...)
+	if len(periods) == 0 {
+		return out
+	}
+	fill := func(s string) string {
+		return placeholderRe.ReplaceAllStringFunc(s, func(p string) string {
+			if d, ok := periods[p[1:len(p)-1]]; ok {
+				return l.Period(d)
+			}
+			return p
+		})
+	}
+	for k, m := range out {
+		switch m := m.(type) {
+		case string:
+			out[k] = fill(m)
+		case Plural:
+			filled := make(Plural, len(m))
+			for form, s := range m {
+				filled[form] = fill(s)
+			}
+			out[k] = filled
 		}
 	}
 	return out

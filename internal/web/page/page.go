@@ -13,8 +13,11 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"loginsign/internal/i18n"
+	"loginsign/internal/mfa"
+	"loginsign/internal/portal"
 	"loginsign/internal/web/static"
 )
 
@@ -114,9 +117,22 @@ type Frame struct {
 	Messages []string
 }
 
-// ScriptMessages are the script messages embedded in the page, in its language.
+// ScriptMessages are the script messages embedded in the page, in its language, with the
+// times they state written in (ScriptPeriods).
 func (f Frame) ScriptMessages() map[string]any {
-	return f.L.Script(append([]string{"ls."}, f.Messages...)...)
+	return f.L.ScriptWith(ScriptPeriods(), append([]string{"ls."}, f.Messages...)...)
+}
+
+// ScriptPeriods are the times the script messages state, by placeholder, from the code that
+// enforces them (i18n.Locale.ScriptWith): how long a mailed confirmation code works
+// ({code_ttl}), a passkey's confirmation ({confirmation_ttl}), and a replaced webhook secret
+// still signs ({secret_overlap}). The scripts cannot learn them from the answers they get.
+func ScriptPeriods() map[string]time.Duration {
+	return map[string]time.Duration{
+		"code_ttl":         mfa.ChangeCodeTTL,
+		"confirmation_ttl": mfa.PasskeyConfirmationTTL,
+		"secret_overlap":   portal.WebhookSecretOverlap,
+	}
 }
 
 // Renderer renders page templates inside the shared frame.
