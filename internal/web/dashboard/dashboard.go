@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
@@ -53,6 +54,9 @@ type view struct {
 	// itself, since any site can send a person to this address (or set return_to), and an
 	// export spends one of the day's three and mails a notice.
 	DownloadReady bool
+	// RecentSignIn is how recent a sign-in the data export needs (auth.RecentSignIn), which
+	// the page states.
+	RecentSignIn time.Duration
 }
 
 // ServeHTTP answers GET /dashboard.
@@ -90,7 +94,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Scripts:  []string{"ls.js", "passkey.js", "dashboard.js", "security.js"},
 		Messages: []string{"dashboard.", "security."},
 		Content: view{User: u, DownloadReady: r.URL.Query().Get("download") == "1" &&
-			!sess.SignedInAt.IsZero() && h.identity.Now().Sub(sess.SignedInAt) <= auth.RecentSignIn},
+			!sess.SignedInAt.IsZero() && h.identity.Now().Sub(sess.SignedInAt) <= auth.RecentSignIn,
+			RecentSignIn: auth.RecentSignIn},
 	})
 }
 
@@ -203,7 +208,7 @@ const content = `{{define "content"}}{{$l := .L}}
 
 <section class="card" id="your-data" aria-labelledby="your-data-h">
   <header><h2 id="your-data-h">{{$l.T "dashboard.data"}}</h2></header>
-  <p class="muted">{{$l.T "dashboard.data_lead"}}</p>
+  <p class="muted">{{$l.T "dashboard.data_lead" ($l.Period .Content.RecentSignIn)}}</p>
   {{if .Content.DownloadReady}}<p class="notice" id="download-ready" role="status">{{$l.T "dashboard.data_ready"}}</p>{{end}}
   <button type="button" id="download-data">{{$l.T "dashboard.data_download"}}</button>
 </section>
