@@ -16,8 +16,8 @@ var verbRe = regexp.MustCompile(`%(\[\d+\])?[a-z]`)
 func verbs(t *testing.T, l *Locale, key string) string {
 	t.Helper()
 	// Render with sample arguments: a message that drops or adds an argument shows %!(EXTRA
-	// or %!s(MISSING).
-	out := l.T(key, "A", "B", 5, 6)
+	// or %!s(MISSING). Five: a security notice's advice takes up to five times (mail.UndoTimes).
+	out := l.T(key, "A", "B", 5, 6, "E")
 	if strings.Contains(out, "MISSING") || strings.Contains(out, "BADINDEX") {
 		t.Errorf("%s %q renders %q", l.Lang(), key, out)
 	}

@@ -23,6 +23,7 @@ func appNoticeKinds(t *testing.T, l *i18n.Locale, last bool) map[string]mail.Mes
 		"app_member_role":    {About: "ma•••@example.org", Role: "admin"},
 	} {
 		n.Event, n.App, n.Actor, n.When, n.Link, n.Last = event, "Acme Notes", "an•••@example.com", when, "https://id.example/portal/apps/app_1", last
+		n.Budget = time.Hour
 		m, ok := mail.AppSecurityNotice(l, "owner@example.com", n)
 		if !ok {
 			t.Fatalf("%s: no notice for %s", l.Lang(), event)
@@ -83,7 +84,7 @@ func TestAppNoticesInEveryLanguage(t *testing.T) {
 					t.Errorf("%s %s does not name %q:\n%s", lang, event, s, m.Text)
 				}
 			}
-			if strings.Contains(m.Text, l.T("mail.app_notice.last")) {
+			if strings.Contains(m.Text, l.T("mail.app_notice.last", l.Period(time.Hour))) {
 				t.Errorf("%s %s says it is the last one:\n%s", lang, event, m.Text)
 			}
 			if lang == "en" {
@@ -102,9 +103,9 @@ func TestAppNoticesInEveryLanguage(t *testing.T) {
 			}
 		}
 		for event, m := range appNoticeKinds(t, l, true) {
-			last := l.T("mail.app_notice.last")
+			last := l.T("mail.app_notice.last", l.Period(time.Hour))
 			if event == "app_owner" { // a budget of its own (team.DefaultOwnerNotices)
-				last = l.T("mail.app_notice.app_owner.last")
+				last = l.T("mail.app_notice.app_owner.last", l.Period(time.Hour))
 			}
 			if !strings.Contains(m.Text, last) || !strings.Contains(m.HTML, last) {
 				t.Errorf("%s %s: the last notice of the hour does not say so:\n%s", lang, event, m.Text)

@@ -29,7 +29,7 @@ func TestAppNoticesOfTheTeamAndTheDeletionInEveryLanguage(t *testing.T) {
 		{Event: "app_transfer_cancelled", About: "ma•••@example.org", Concerned: true},
 		{Event: "app_member_role", About: "ma•••@example.org", Role: "developer", Concerned: true},
 		{Event: "app_deleting"},
-		{Event: "app_owner", About: "ma•••@example.org", Last: true},
+		{Event: "app_owner", About: "ma•••@example.org", Last: true, Budget: time.Hour},
 	}
 	render := func(l *i18n.Locale, n mail.AppNotice) mail.Message {
 		n.App, n.Actor, n.When, n.Link = "Acme Notes", "an•••@example.com", when, "https://id.example/portal/apps/app_1"
@@ -94,7 +94,7 @@ func TestAppNoticesOfTheTeamAndTheDeletionInEveryLanguage(t *testing.T) {
 			if n.Concerned && strings.Contains(m.Text, l.T("mail.app_notice.advice")) {
 				t.Errorf("%s gives the member the owner's advice:\n%s", name, m.Text)
 			}
-			if n.Last && (!strings.Contains(m.Text, l.T("mail.app_notice.app_owner.last")) || strings.Contains(m.Text, l.T("mail.app_notice.last"))) {
+			if n.Last && (!strings.Contains(m.Text, l.T("mail.app_notice.app_owner.last", l.Period(time.Hour))) || strings.Contains(m.Text, l.T("mail.app_notice.last", l.Period(time.Hour)))) {
 				t.Errorf("%s: the last notice of an ownership change of the hour does not say so:\n%s", name, m.Text)
 			}
 			if lang == "en" {

@@ -216,13 +216,16 @@ func SecurityNotice(l *i18n.Locale, to, event string, when time.Time, link strin
 	return securityNotice(l, to, event, "", when, link, "", UndoTimes{})
 }
 
-// UndoTimes are the times the notices of an authenticator app state, from the code that
-// enforces them: Link is how long its "this wasn't me" link works (mfa.UndoTOTPTTL), Removal how
-// long after that link is used the app is turned off (mfa.Service.UndoTOTPDelay, which the
-// operator may change). An event's ".advice" and ".undo_advice" take them as arguments written
-// by i18n.Locale.Period: %[1]s Link, %[2]s Removal, and %[3]s and %[4]s the same in the dative
-// (PeriodDative: "innerhalb von 7 Tagen").
-type UndoTimes struct{ Link, Removal time.Duration }
+// UndoTimes are the times the notices of two-step verification state, from the code that
+// enforces them: Link is how long an authenticator app's "this wasn't me" link works
+// (mfa.UndoTOTPTTL), Removal how long after that link is used the app is turned off
+// (mfa.Service.UndoTOTPDelay, which the operator may change), Pause how long the second step
+// stays paused once too many wrong codes were typed (the window of the rule the event spent:
+// mfa.Service.NewBrowserFailures or KnownBrowserFailures). An event's ".advice" and
+// ".undo_advice" take them as arguments written by i18n.Locale.Period: %[1]s Link, %[2]s
+// Removal, %[3]s and %[4]s the same in the dative (PeriodDative: "innerhalb von 7 Tagen"),
+// %[5]s Pause.
+type UndoTimes struct{ Link, Removal, Pause time.Duration }
 
 // UndoableSecurityNotice is SecurityNotice with a "this wasn't me" link, undo, when it is not
 // empty: its button comes first, and the catalog's ".undo_advice" of the event says what it
@@ -246,7 +249,8 @@ func securityNotice(l *i18n.Locale, to, event, about string, when time.Time, lin
 	if !l.Has(key+".headline") || !l.Has(key+".what") {
 		return Message{}, false
 	}
-	spans := []any{l.Period(times.Link), l.Period(times.Removal), l.PeriodDative(times.Link), l.PeriodDative(times.Removal)}
+	spans := []any{l.Period(times.Link), l.Period(times.Removal), l.PeriodDative(times.Link), l.PeriodDative(times.Removal),
+		l.Period(times.Pause)}
 	headline, advice := l.T(key+".headline"), l.T("mail.notice.advice")
 	if l.Has(key + ".advice") {
 		advice = l.T(key+".advice", spans...)
@@ -293,8 +297,9 @@ func TeamInvitation(l *i18n.Locale, to, link, appName, role string, ttl time.Dur
 // About what the change is about (a member, masked; the settings changed, named) and Role a
 // role key ("admin"). Settings, when About is empty, are the keys of the settings changed
 // ("redirect_uris": the catalog's "mail.app_notice.setting.<key>"), named in l. Last says that
-// no further notice of the application follows this hour (".<event>.last" when the event has
-// a budget of its own). Concerned says that the recipient is told as the member the change is
+// no further notice of the application follows for up to Budget, the window of the budget it
+// spent (team.DefaultNotices' hour), written by i18n.Locale.Period (".<event>.last" when the
+// event has a budget of its own). Concerned says that the recipient is told as the member the change is
 // about (removed, demoted, proposed the ownership), not as the owner or an admin: the mail says
 // so, with the event's advice to them (".<event>.advice_concerned"). Within, for an advice that
 // takes it (a proposed transfer's: "You have %s to accept"), is how long the member has to act,
@@ -306,7 +311,7 @@ type AppNotice struct {
 	When                           time.Time
 	Link                           string
 	Last, Concerned                bool
-	Within                         time.Duration
+	Budget, Within                 time.Duration
 	// InvitedBy, for a member who joined, is who invited them (masked by the caller; empty:
 	// not said, as for an inviter who has left the team since).
 	InvitedBy string
@@ -362,6 +367,7 @@ func AppSecurityNotice(l *i18n.Locale, to string, n AppNotice) (m Message, ok bo
 		"WhyKey":    why,
 		"ButtonKey": button,
 		"LastKey":   own("last", "mail.app_notice.last"),
+		"Budget":    l.Period(n.Budget),
 		"App":       appOrUnknown(l, n.App),
 		"About":     about,
 		"Role":      role,

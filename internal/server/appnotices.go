@@ -49,17 +49,22 @@ func (n *appNotices) send(ctx context.Context, notice team.Notice) {
 	}()
 }
 
-// take counts notice against its budget: the ownership moving has one of its own
-// (team.DefaultOwnerNotices), a deletion none (it comes once per application), the others
-// share the application's (team.DefaultNotices).
-func (n *appNotices) take(ctx context.Context, notice team.Notice) (send, last bool, err error) {
-	switch notice.Event {
-	case team.DeletionBegun:
-		return true, false, nil
-	case team.OwnerChanged:
-		return team.TakeNotice(ctx, n.limiter, n.ownerRule.Or(team.DefaultOwnerNotices), notice.ApplicationID)
+// budget is the rule notice is counted under: the ownership moving has one of its own
+// (team.DefaultOwnerNotices), the others share the application's (team.DefaultNotices). A
+// deletion has none (it comes once per application).
+func (n *appNotices) budget(notice team.Notice) ratelimit.Rule {
+	if notice.Event == team.OwnerChanged {
+		return n.ownerRule.Or(team.DefaultOwnerNotices)
 	}
-	return team.TakeNotice(ctx, n.limiter, n.rule, notice.ApplicationID)
+	return n.rule.Or(team.DefaultNotices)
+}
+
+// take counts notice against its budget.
+func (n *appNotices) take(ctx context.Context, notice team.Notice) (send, last bool, err error) {
+	if notice.Event == team.DeletionBegun {
+		return true, false, nil
+	}
+	return team.TakeNotice(ctx, n.limiter, n.budget(notice), notice.ApplicationID)
 }
 
 // deliver mails notice to the owner and admins and to the member concerned, then, when it
@@ -154,7 +159,7 @@ func (n *appNotices) tell(ctx context.Context, notice team.Notice, toTeam bool) 
 		}
 		m, ok := mail.AppSecurityNotice(i18n.ForPerson(lctx, r.Language), r.Email, mail.AppNotice{
 			Event: string(notice.Event), App: app.Name, Actor: actor, About: about, Role: string(notice.Role),
-			Settings: notice.Settings, When: notice.At, Link: link, Last: last, Concerned: concerned, Within: within, InvitedBy: invitedBy})
+			Settings: notice.Settings, When: notice.At, Link: link, Last: last, Concerned: concerned, Budget: n.budget(notice).Window, Within: within, InvitedBy: invitedBy})
 		if !ok {
 			n.log.WarnContext(ctx, "application notice: unknown event", "event", notice.Event)
 			return

@@ -310,7 +310,7 @@ func TestApplicationNoticesAreLimitedPerApplication(t *testing.T) {
 			switch {
 			case strings.Contains(m.Text, "/portal/apps/"+a.ID):
 				ofA++
-				if strings.Contains(m.Text, i18n.English.T("mail.app_notice.last")) {
+				if strings.Contains(m.Text, i18n.English.T("mail.app_notice.last", i18n.English.Period(time.Hour))) {
 					last++
 				}
 			case strings.Contains(m.Text, "/portal/apps/"+b.ID):

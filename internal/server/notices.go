@@ -26,9 +26,9 @@ type securityNotices struct {
 	log     *slog.Logger
 	baseURL string
 	now     func() time.Time
-	// undoTimes are the times the notices of an authenticator app state (mail.UndoTimes), read
-	// when each is written: the operator's setting of the time.
-	undoTimes func() mail.UndoTimes
+	// undoTimes are the times the notice of an event states (mail.UndoTimes), read when each
+	// is written: the operator's settings of the times (Server.noticeTimes).
+	undoTimes func(mfa.Event) mail.UndoTimes
 }
 
 func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Event, undo string) {
@@ -36,7 +36,7 @@ func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Eve
 		if undo != "" {
 			undo = base + mfa.UndoTOTPPath + "?token=" + url.QueryEscape(undo)
 		}
-		return mail.UndoableSecurityNotice(l, primary, string(event), when, base+"/dashboard", undo, n.undoTimes())
+		return mail.UndoableSecurityNotice(l, primary, string(event), when, base+"/dashboard", undo, n.undoTimes(event))
 	})
 }
 
@@ -83,4 +83,16 @@ func (n *securityNotices) deliver(ctx context.Context, userID string, event mfa.
 		defer cancel()
 		run(ctx)
 	}()
+}
+
+// noticeTimes are the times the security notice of event states, from the settings that
+// enforce them: the authenticator app's undo link and removal delay, and how long the second
+// step stays paused, the window of the rule whose wrong codes event tells of
+// (KnownBrowserPaused: the browser's own, else the browsers new to the account).
+func (s *Server) noticeTimes(event mfa.Event) mail.UndoTimes {
+	t := mail.UndoTimes{Link: mfa.UndoTOTPTTL, Removal: s.mfa.UndoTOTPDelay, Pause: s.mfa.NewBrowserFailures.Window}
+	if event == mfa.KnownBrowserPaused {
+		t.Pause = s.mfa.KnownBrowserFailures.Window
+	}
+	return t
 }

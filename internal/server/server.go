@@ -275,7 +275,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		RemovalLogouts: s.oauth.QueueRemovalLogout}
 	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)
 	notices := &securityNotices{db: db, mail: s.notices, log: log, baseURL: cfg.BaseURL, now: s.now,
-		undoTimes: func() mail.UndoTimes { return mail.UndoTimes{Link: mfa.UndoTOTPTTL, Removal: s.mfa.UndoTOTPDelay} }}
+		undoTimes: s.noticeTimes}
 	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
 	s.account.Notify = notices.sendAddress
 	s.mfa.KnownBrowser, s.mfa.EndSessions = s.oauth.KnownBrowser, s.identity.EndAllSessions
