@@ -46,7 +46,7 @@ var linkPagesEN = map[string]any{
 	"linkpage.code_app":                  "Code from your authenticator app, or a recovery code",
 	"linkpage.code_mail":                 "Confirmation code we mail to your address",
 	"linkpage.send_code":                 "Mail me a code",
-	"linkpage.code_sent":                 "We mailed a confirmation code to %s. It works once, for 10 minutes.",
+	"linkpage.code_sent":                 "We mailed a confirmation code to %[1]s. It works once, for %[2]s.",
 }
 
 var linkPagesFR = map[string]any{
@@ -92,7 +92,7 @@ var linkPagesFR = map[string]any{
 	"linkpage.code_app":                  "Code de votre application d’authentification, ou un code de secours",
 	"linkpage.code_mail":                 "Code de confirmation que nous envoyons à votre adresse",
 	"linkpage.send_code":                 "M’envoyer un code",
-	"linkpage.code_sent":                 "Nous avons envoyé un code de confirmation à %s. Il ne sert qu’une fois, pendant 10 minutes.",
+	"linkpage.code_sent":                 "Nous avons envoyé un code de confirmation à %[1]s. Il ne sert qu’une fois, pendant %[2]s.",
 }
 
 var linkPagesDE = map[string]any{
@@ -138,5 +138,5 @@ var linkPagesDE = map[string]any{
 	"linkpage.code_app":                  "Code aus Ihrer Authenticator-App oder ein Wiederherstellungscode",
 	"linkpage.code_mail":                 "Bestätigungscode, den wir an Ihre Adresse senden",
 	"linkpage.send_code":                 "Code per E-Mail senden",
-	"linkpage.code_sent":                 "Wir haben einen Bestätigungscode an %s gesendet. Er gilt einmal, 10 Minuten lang.",
+	"linkpage.code_sent":                 "Wir haben einen Bestätigungscode an %[1]s gesendet. Er gilt einmal, %[2]s lang.",
 }

@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"loginsign/ent/appconnection"
 	"loginsign/internal/i18n"
 	"loginsign/internal/mfa"
 	"loginsign/internal/ratelimit"
@@ -75,6 +78,32 @@ func TestTheLastAppNoticeSaysTheWindowOfItsBudget(t *testing.T) {
 		const want = "This is the last security notice about this application for up to 2 hours:"
 		if !strings.Contains(text, want) {
 			t.Errorf("the last notice of a two-hour budget does not say %q:\n%s", want, text)
+		}
+	})
+}
+
+// TestTheConfirmPageSaysHowLongTheMailedCodeWorks: the confirm page of an address change,
+// once it mailed the person a code, says how long the code works from mfa.ChangeCodeTTL, the
+// time the code is kept. Before, the catalogs said "10 minutes" themselves.
+func TestTheConfirmPageSaysHowLongTheMailedCodeWorks(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		person := e.browser()
+		e.connect(person, e.app, "pat@example.com")
+		conn, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(e.app.ID)).Only(ctx)
+		dev := e.browser()
+		dev.signInTo("dev@example.com")
+		if status, body := dev.raw(http.MethodPatch, "/api/developer/applications/"+e.app.ID+"/users/"+conn.ID+"/email",
+			map[string]any{"email": "dev.own@example.com"}); status != 200 {
+			t.Fatalf("proposal: %d %s", status, body)
+		}
+		u, _ := url.Parse(e.mailLink("dev.own@example.com", "/account/email-change/confirm"))
+		p := person.post(e.base+"/account/email-change/code", url.Values{"token": {u.Query().Get("token")}})
+		want := i18n.English.T("linkpage.code_sent", "pat@example.com", i18n.English.Period(mfa.ChangeCodeTTL))
+		if p.StatusCode != http.StatusOK || !strings.Contains(p.Body, html.EscapeString(want)) {
+			t.Errorf("the confirm page after the code was mailed: %d, want it to say %q:\n%.2000s", p.StatusCode, want, p.Body)
 		}
 	})
 }

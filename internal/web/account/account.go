@@ -246,7 +246,7 @@ func (p *Pages) EmailChangeCode(w http.ResponseWriter, r *http.Request) {
 		p.failure(w, r, l, l.T("linkpage.change_failed"), err, identity.EmailChangeConfirmPath, token)
 		return
 	}
-	p.confirmChangePage(w, r, l, ec, token, l.T("linkpage.code_sent", to)+" ")
+	p.confirmChangePage(w, r, l, ec, token, l.T("linkpage.code_sent", to, l.Period(mfa.ChangeCodeTTL))+" ")
 }
 
 // EmailChange is POST /account/email-change/confirm (form field token).
