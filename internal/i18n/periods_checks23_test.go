@@ -9,22 +9,8 @@ import (
 )
 
 // stillWritten are the messages that still write a time of their own, each left for a reason
-// (see the days23 report); a message added to this list needs one.
-var stillWritten = map[string]string{
-	"mail.notice.second_step_paused.advice":         "mfa.Service.NewBrowserFailures.Window, not yet passed to the notice",
-	"mail.notice.second_step_paused_browser.advice": "mfa.Service.KnownBrowserFailures.Window, not yet passed to the notice",
-	"mail.app_notice.last":                          "the application notices' hourly budget, not yet passed to the notice",
-	"mail.app_notice.app_owner.last":                "the transfer notices' hourly budget, not yet passed to the notice",
-	"dashboard.data_lead":                           "the recent sign-in a download needs, not yet passed to the page",
-	"linkpage.code_sent":                            "the confirmation code's lifetime, not yet passed to the page",
-	"ls.code_sent":                                  "the confirmation code's lifetime, not yet passed to the script",
-	"ls.passkey_confirmed":                          "the passkey confirmation's lifetime, not yet passed to the script",
-	"portal.webhook_secret_after":                   "the previous webhook secret's overlap, not yet passed to the script",
-	"portal.stat_signups":                           "the portal's 30-day charts: the script asks for 30 days itself (portal.js)",
-	"portal.stat_active":                            "the portal's 30-day charts: the script asks for 30 days itself (portal.js)",
-	"portal.signups_per_day_30":                     "the portal's 30-day charts: the script asks for 30 days itself (portal.js)",
-	"portal.active_per_day_30":                      "the portal's 30-day charts: the script asks for 30 days itself (portal.js)",
-}
+// (none since the words24 stop); a message added to this list needs one.
+var stillWritten = map[string]string{}
 
 // aTimeInWords is a number, in digits or words, of seconds, minutes, hours or days, in English,
 // French or German, or "a day", "the next hour" and the like.
