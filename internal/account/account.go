@@ -537,33 +537,12 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr, code string) (*
 // Once the verification has committed, the primary address is told (AddressVerified, in the
 // background): the address signs in to the account from then on.
 func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*ent.UserEmail, error) {
-	invalid := apperr.WithReason(apperr.Invalid, "invalid_token", "the verification link is invalid, used or expired")
-	if token == "" || len(token) > 128 {
-		return nil, invalid
-	}
-	// A store that fails is not a link that is used or expired: the person is told of a
-	// failure, and the same link works again unless the store had spent it before failing.
-	id, err := s.KV.Get(ctx, verifyKey(token)).Result()
-	if errors.Is(err, redis.Nil) || (err == nil && id == "") {
-		return nil, invalid
-	} else if err != nil {
-		return nil, fmt.Errorf("reading verification token: %w", err)
-	}
-	ue, err := s.DB.UserEmail.Get(ctx, id)
-	if store.NotFound(err) {
-		return nil, invalid // removed since the link was sent
-	} else if err != nil {
+	invalid := errInvalidVerification()
+	ue, err := s.CheckVerification(ctx, token)
+	if err != nil {
 		return nil, err
 	}
-	sess, ok := auth.SessionFrom(ctx)
-	if !ok {
-		return nil, apperr.WithReason(apperr.Unauthorized, "sign_in_required",
-			"sign in to the LoginSign account that added this address, then confirm again")
-	}
-	if sess.UserID != ue.UserID {
-		return nil, apperr.WithReason(apperr.Forbidden, "other_account",
-			"this address was added by another LoginSign account than the one you are signed in to; nothing was changed")
-	}
+	id := ue.ID
 	if got, err := s.KV.GetDel(ctx, verifyKey(token)).Result(); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("spending verification token: %w", err)
 	} else if got != id {
@@ -625,6 +604,46 @@ func addable(ctx context.Context, c *ent.Client, uid, addr string) (*ent.UserEma
 		return nil, apperr.WithReason(apperr.Conflict, "too_many_emails", "at most %d alternative addresses", MaxAlternativeEmails)
 	}
 	return nil, nil
+}
+
+// CheckVerification answers as VerifyAlternativeEmail would for token, changing nothing and
+// spending nothing: the pending address the link confirms, or Invalid (invalid_token: unknown,
+// used or expired), Unauthorized (signed out) or Forbidden (other_account: another account
+// added the address). The link's page asks it before it offers a confirm button, so a person
+// signed in to another account is told at once, not after pressing it.
+func (s *Service) CheckVerification(ctx context.Context, token string) (*ent.UserEmail, error) {
+	invalid := errInvalidVerification()
+	if token == "" || len(token) > 128 {
+		return nil, invalid
+	}
+	// A store that fails is not a link that is used or expired: the person is told of a
+	// failure, and the same link works again unless the store had spent it before failing.
+	id, err := s.KV.Get(ctx, verifyKey(token)).Result()
+	if errors.Is(err, redis.Nil) || (err == nil && id == "") {
+		return nil, invalid
+	} else if err != nil {
+		return nil, fmt.Errorf("reading verification token: %w", err)
+	}
+	ue, err := s.DB.UserEmail.Get(ctx, id)
+	if store.NotFound(err) {
+		return nil, invalid // removed since the link was sent
+	} else if err != nil {
+		return nil, err
+	}
+	sess, ok := auth.SessionFrom(ctx)
+	if !ok {
+		return nil, apperr.WithReason(apperr.Unauthorized, "sign_in_required",
+			"sign in to the LoginSign account that added this address, then confirm again")
+	}
+	if sess.UserID != ue.UserID {
+		return nil, apperr.WithReason(apperr.Forbidden, "other_account",
+			"this address was added by another LoginSign account than the one you are signed in to; nothing was changed")
+	}
+	return ue, nil
+}
+
+func errInvalidVerification() error {
+	return apperr.WithReason(apperr.Invalid, "invalid_token", "the verification link is invalid, used or expired")
 }
 
 // takeVerifySend counts one verification mail from uid to addr, once it is known that one will

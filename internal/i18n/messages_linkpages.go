@@ -5,6 +5,8 @@ package i18n
 
 var linkPagesEN = map[string]any{
 	"linkpage.sign_in":              "Sign in to LoginSign",
+	"linkpage.sign_out":             "Sign out",
+	"linkpage.switch_account":       "To use this link, sign out, sign in to the LoginSign account it is for, then open the link from the mail again.",
 	"linkpage.error":                "Something went wrong; please try again.",
 	"linkpage.invalid_title":        "Link not valid",
 	"linkpage.verify_incomplete":    "This verification link is incomplete. Add the address again in your dashboard to get a new one.",
@@ -51,6 +53,8 @@ var linkPagesEN = map[string]any{
 
 var linkPagesFR = map[string]any{
 	"linkpage.sign_in":              "Se connecter à LoginSign",
+	"linkpage.sign_out":             "Se déconnecter",
+	"linkpage.switch_account":       "Pour utiliser ce lien, déconnectez-vous, connectez-vous au compte LoginSign auquel il est destiné, puis rouvrez le lien reçu par e-mail.",
 	"linkpage.error":                "Une erreur s’est produite ; veuillez réessayer.",
 	"linkpage.invalid_title":        "Lien non valable",
 	"linkpage.verify_incomplete":    "Ce lien de vérification est incomplet. Ajoutez à nouveau l’adresse dans votre tableau de bord pour en recevoir un nouveau.",
@@ -97,6 +101,8 @@ var linkPagesFR = map[string]any{
 
 var linkPagesDE = map[string]any{
 	"linkpage.sign_in":              "Bei LoginSign anmelden",
+	"linkpage.sign_out":             "Abmelden",
+	"linkpage.switch_account":       "Um diesen Link zu verwenden, melden Sie sich ab, melden Sie sich bei dem LoginSign-Konto an, für das er bestimmt ist, und öffnen Sie den Link aus der E-Mail erneut.",
 	"linkpage.error":                "Etwas ist schiefgelaufen; bitte versuchen Sie es erneut.",
 	"linkpage.invalid_title":        "Link ungültig",
 	"linkpage.verify_incomplete":    "Dieser Bestätigungslink ist unvollständig. Fügen Sie die Adresse in Ihrem Dashboard erneut hinzu, um einen neuen zu erhalten.",

@@ -14,7 +14,8 @@
 // and confirm links go to an address not yet proven (possibly an attacker's mailbox in a
 // takeover attempt), so their pages reveal nothing of the account's setting to a signed-out
 // visitor. They are never stored by a cache (no-store), may not be framed,
-// load no script and post only to this origin.
+// load no script and post only to this origin. A person signed in to another account than
+// the link's is told so at once, with how to switch, and offered no button.
 package accountpages
 
 import (
@@ -73,6 +74,8 @@ const content = `{{define "content"}}{{$l := .L}}{{with .Content}}<section class
 <h1>{{.Title}}</h1>
 <p id="confirm-message">{{.Message}}</p>
 {{if .SignIn}}<p><a class="btn" id="confirm-sign-in" href="{{.SignIn}}">{{$l.T "linkpage.sign_in"}}</a></p>{{end}}
+{{if .SignOut}}<p id="confirm-switch">{{$l.T "linkpage.switch_account"}}</p>
+<p><a class="btn" id="confirm-sign-out" href="/logout">{{$l.T "linkpage.sign_out"}}</a></p>{{end}}
 {{if .Token}}<form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
 {{if .Code}}<label for="confirm-code">{{.Code}}</label>
@@ -90,6 +93,8 @@ type view struct {
 	// Code, when set, is the label of a code field sent with the form (the person's second
 	// step); SendCode, when set, the action of a form beside it that mails a code.
 	Code, SendCode string
+	// SignOut explains how to switch to the account the link is for, with a sign-out link.
+	SignOut bool
 }
 
 // language is the page's language: linkSetting (the setting of the account a cancel link is
@@ -113,6 +118,11 @@ func signInLink(path, token string) string {
 
 // failure shows a domain error in the page's language; sign-in errors offer to sign in.
 func (p *Pages) failure(w http.ResponseWriter, r *http.Request, l *i18n.Locale, title string, err error, path, token string) {
+	p.failureAs(w, r, l, title, err, path, token, apperr.HTTPStatus(apperr.As(err).Code))
+}
+
+// failureAs is failure answered with status.
+func (p *Pages) failureAs(w http.ResponseWriter, r *http.Request, l *i18n.Locale, title string, err error, path, token string, status int) {
 	if httpx.AnswerClientGone(w, r, p.Log, err) {
 		return
 	}
@@ -122,18 +132,23 @@ func (p *Pages) failure(w http.ResponseWriter, r *http.Request, l *i18n.Locale, 
 		p.Log.ErrorContext(r.Context(), title, "err", err)
 		v.Message = l.T("linkpage.error")
 	}
+	if e.Reason == "other_account" {
+		v.SignOut = true
+	}
 	if e.Code == apperr.Unauthorized {
 		v.SignIn = signInLink(path, token)
 		if e.Reason == "reauthentication_required" {
 			v.SignIn += "&again=1"
 		}
 	}
-	p.write(w, apperr.HTTPStatus(e.Code), l, v)
+	p.write(w, status, l, v)
 }
 
 // VerifyEmailPage is GET /dashboard/emails/verify?token=…: a page with a confirm button, or,
 // signed out, an explanation and a sign-in link (only the account that added the address may
-// confirm it).
+// confirm it). Signed in to another account, or with a link that no longer works, it says
+// what the confirmation would (account.Service.CheckVerification: other_account, with how to
+// switch; 400 invalid_token), offers no button, and changes nothing.
 func (p *Pages) VerifyEmailPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	l := p.language(r, "")
@@ -144,6 +159,16 @@ func (p *Pages) VerifyEmailPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := auth.SessionFrom(r.Context()); !ok {
 		p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.verify_sign_in_title"), Message: l.T("linkpage.verify_sign_in"),
 			SignIn: signInLink(VerifyPath, token)})
+		return
+	}
+	if _, err := p.Account.CheckVerification(r.Context(), token); err != nil {
+		status := apperr.HTTPStatus(apperr.As(err).Code)
+		if status == http.StatusForbidden {
+			// The page of another account's link: 200, as the OpenAPI document describes
+			// this page (200, 400, 503); the POST answers 403.
+			status = http.StatusOK
+		}
+		p.failureAs(w, r, l, l.T("linkpage.verify_failed"), err, VerifyPath, token, status)
 		return
 	}
 	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.verify_title"), Message: l.T("linkpage.verify"),
