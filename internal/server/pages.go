@@ -37,7 +37,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux, cookies httpx.Cookies) httpx.Pag
 
 	mux.Handle("GET /dashboard", dashboard.New(s.identity, pages))
 
-	portal := portalui.New(s.identity, pages)
+	portal := portalui.New(s.identity, s.portal.Team(), pages)
 	for _, p := range []string{"/portal", "/portal/apps", "/portal/apps/{id}", "/portal/users", "/portal/licenses", "/portal/synchronisation", "/portal/invitation"} {
 		mux.Handle("GET "+p, portal)
 	}

@@ -700,6 +700,41 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 	return app.Unwrap(), role, nil // read in the committed tx (lockApp): read on through the client
 }
 
+// InvitationByToken is the pending invitation whose link token is token, read for its page
+// to name the application and the role before the person presses Accept; it changes nothing.
+// Any signed-in person holding the link may read it: the mail that carried the link names
+// both. What Accept refuses as closed (unknown, used, revoked, expired, or sent by someone who
+// may no longer manage the team) answers as Accept does (NotFound, invitation_not_found).
+func (s *Service) InvitationByToken(ctx context.Context, token string) (*Invitation, error) {
+	if _, err := auth.RequireUser(ctx); err != nil {
+		return nil, err
+	}
+	if token == "" || len(token) > 200 {
+		return nil, errInvitationClosed()
+	}
+	inv, err := s.DB.AppInvitation.Query().Where(appinvitation.TokenHash(ids.Hash(token)), pending(s.now())).Only(ctx)
+	if store.NotFound(err) {
+		return nil, errInvitationClosed()
+	} else if err != nil {
+		return nil, err
+	}
+	app, err := s.DB.Application.Get(ctx, inv.ApplicationID)
+	if store.NotFound(err) {
+		return nil, errInvitationClosed()
+	} else if err != nil {
+		return nil, err
+	}
+	role, err := RoleOf(ctx, s.DB.Client, app, inv.InvitedBy)
+	if err != nil {
+		return nil, err
+	}
+	if !Allows(role, ManageMembers) {
+		return nil, errInvitationClosed() // as checkInviter
+	}
+	out := toInvitation(inv, app.Name)
+	return &out, nil
+}
+
 // errInvitationClosed is the answer for an invitation that cannot be accepted: unknown,
 // already used, revoked, expired, or sent by someone who may no longer manage the team. It is
 // one answer for every case, so the invitee is not told which, nor what changed on the team.

@@ -46,7 +46,7 @@ func TestTheDashboardAndPortalAnswer503WhileTheDatabaseIsDown(t *testing.T) {
 	t.Parallel()
 	id := &identity.Service{DB: downDB(t)}
 	r := page.New(static.Assets())
-	for path, h := range map[string]http.Handler{"/dashboard": dashboard.New(id, r), "/portal": portalui.New(id, r)} {
+	for path, h := range map[string]http.Handler{"/dashboard": dashboard.New(id, r), "/portal": portalui.New(id, nil, r)} {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req = req.WithContext(auth.WithSession(req.Context(), auth.Session{UserID: "usr_aaaaaaaaaaaaaaaaaaaaaaaa", ID: "s"}))
 		rec := httptest.NewRecorder()

@@ -30,7 +30,7 @@ func TestThePortalFetchesNoIconADeveloperChose17(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := portalui.New(&identity.Service{DB: db}, page.New(static.Assets()))
+	h := portalui.New(&identity.Service{DB: db}, nil, page.New(static.Assets()))
 	for _, path := range []string{"/portal/apps", "/portal/invitation"} {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req = req.WithContext(auth.WithSession(req.Context(), auth.Session{UserID: u.ID, ID: "s"}))

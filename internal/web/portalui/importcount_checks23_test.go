@@ -33,7 +33,7 @@ func TestThePortalCountsAChosenFilesRowsAsTheServerReadsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := portalui.New(&identity.Service{DB: db}, page.New(static.Assets()))
+	h := portalui.New(&identity.Service{DB: db}, nil, page.New(static.Assets()))
 	req := httptest.NewRequest(http.MethodGet, "/portal/synchronisation", nil)
 	req = req.WithContext(auth.WithSession(req.Context(), auth.Session{UserID: u.ID, ID: "s"}))
 	rec := httptest.NewRecorder()

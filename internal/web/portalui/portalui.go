@@ -7,6 +7,11 @@
 // else the browser's (internal/i18n): the frame through the Go catalogs ("portal.*"), the
 // scripts through the script messages ("portal.*", "charts.*", "quickstart.*"). Signed-out visitors are sent to
 // /login?return_to=<the page>.
+//
+// The invitation page (/portal/invitation?token=…, the link of a team invitation mail) names
+// the application and the role before the person presses Accept, and takes the token out of
+// the address bar and the tab's history (forget-link.js); its button reads the token from the
+// page (data-token), so it works as before.
 package portalui
 
 import (
@@ -21,6 +26,7 @@ import (
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/portal"
+	"loginsign/internal/team"
 	"loginsign/internal/web/dashboard"
 	"loginsign/internal/web/page"
 )
@@ -28,12 +34,13 @@ import (
 // Handler serves the portal pages.
 type Handler struct {
 	identity *identity.Service
+	team     *team.Service
 	tmpl     *template.Template
 }
 
-// New returns the portal handler.
-func New(id *identity.Service, r *page.Renderer) *Handler {
-	return &Handler{identity: id, tmpl: r.Parse(content)}
+// New returns the portal handler; tm reads the invitation a link names.
+func New(id *identity.Service, tm *team.Service, r *page.Renderer) *Handler {
+	return &Handler{identity: id, team: tm, tmpl: r.Parse(content)}
 }
 
 // viewOf names the view of a portal path; ok is false for an unknown path. Its title is the
@@ -101,23 +108,57 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i := range nav {
 		nav[i].Current = nav[i].Href == r.URL.Path || (appID != "" && nav[i].Href == "/portal/apps")
 	}
+	// ImportColumns: the header names of an import CSV, by which the page counts a chosen
+	// file's rows as the server will read them (a first row naming one is the header).
+	c := viewContent{View: name, Title: title, AppID: appID, ImportColumns: strings.Join(portal.ImportHeaderNames(), " ")}
+	scripts := []string{"ls.js", "charts.js", "quickstart.js", "portal.js"}
+	if name == "invitation" {
+		if token := r.URL.Query().Get("token"); token != "" {
+			h.invitation(r, l, token, &c)
+			scripts = append(scripts, "forget-link.js")
+		}
+	}
 	// OwnImages: an application's icon URL is chosen by its owner or an admin; fetched on
 	// every view it told them when and from where each teammate, or an invitee, looked.
 	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true, OwnImages: true}, page.Frame{
 		Title: title, Who: u.Email, Page: name, Nav: nav, L: l,
-		Scripts:  []string{"ls.js", "charts.js", "quickstart.js", "portal.js"},
-		Messages: []string{"portal.", "charts.", "quickstart."},
-		// ImportColumns: the header names of an import CSV, by which the page counts a chosen
-		// file's rows as the server will read them (a first row naming one is the header).
-		Content: struct{ View, Title, AppID, ImportColumns string }{name, title, appID,
-			strings.Join(portal.ImportHeaderNames(), " ")},
+		Scripts: scripts, Messages: []string{"portal.", "charts.", "quickstart."}, Content: c,
 	})
+}
+
+// viewContent is the data of a portal page. Of the invitation page, Invitation names the
+// application and the role, Closed says why the link no longer works, and Token is the link's
+// token for the Accept button (empty for a closed invitation: no button).
+type viewContent struct {
+	View, Title, AppID, ImportColumns string
+	Invitation                        template.HTML
+	Closed, Token                     string
+}
+
+// invitation fills c for the invitation page of the link token: what the person would join,
+// before they press Accept (team.Service.InvitationByToken), or why the link no longer works.
+// A store that fails leaves the button to try, and to say what failed.
+func (h *Handler) invitation(r *http.Request, l *i18n.Locale, token string, c *viewContent) {
+	inv, err := h.team.InvitationByToken(r.Context(), token)
+	if err == nil {
+		c.Invitation = l.H("portal.invitation_summary", inv.ApplicationName, l.T("portal.invitation_role."+string(inv.Role)))
+		c.Token = token
+		return
+	}
+	if e := apperr.As(err); e.Code != apperr.Internal {
+		c.Closed = e.MessageIn(l)
+		return
+	}
+	slog.ErrorContext(r.Context(), "reading an invitation", "err", err)
+	c.Token = token
 }
 
 const content = `{{define "content"}}{{$l := .L}}{{with .Content}}
 <div class="row spread"><h1>{{.Title}}</h1>
 {{if and (ne .View "apps") (ne .View "app") (ne .View "invitation")}}<div class="field"><label for="app-picker">{{$l.T "portal.application"}}</label><select id="app-picker"></select></div>{{end}}
 </div>
+{{with .Invitation}}<p id="invitation-summary">{{.}}</p>{{end}}
+{{with .Closed}}<div class="alert error" role="alert" id="invitation-closed">{{.}}</div>{{end}}
 <div id="status" role="status" aria-live="polite"></div>
-<div id="view" data-view="{{.View}}" data-app-id="{{.AppID}}" data-import-columns="{{.ImportColumns}}"><p class="empty">{{$l.T "portal.loading"}}</p></div>
+<div id="view" data-view="{{.View}}" data-app-id="{{.AppID}}" data-import-columns="{{.ImportColumns}}"{{with .Token}} data-token="{{.}}"{{end}}><p class="empty">{{$l.T "portal.loading"}}</p></div>
 {{end}}{{end}}`

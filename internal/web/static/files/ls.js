@@ -54,8 +54,9 @@
   }
 
   // gql runs a GraphQL operation and returns its data; errors throw an Error whose message is
-  // the server's (and whose code is extensions.code).
-  async function gql(query, variables) {
+  // the server's (and whose code is extensions.code). back is signInFor's: the page to come
+  // back to after signing in (again), when not this page's address.
+  async function gql(query, variables, back) {
     var res;
     try {
       res = await fetch("/graphql", {
@@ -75,7 +76,7 @@
       err.code = code;
       err.data = body.data;
       console.warn("LoginSign GraphQL:", err.message);
-      signInFor(err.code);
+      signInFor(err.code, back);
       throw err;
     }
     if (!res.ok || !body) throw new Error(t("ls.request_failed", { status: String(res.status) }));

@@ -543,14 +543,19 @@
   }
 
   // The invitee's page (/portal/invitation?token=…): accepting needs the invited address on
-  // the signed-in account; the server refuses any other account.
+  // the signed-in account; the server refuses any other account. The server names the
+  // application and the role (#invitation-summary) and puts the link's token in data-token,
+  // only while the invitation is open; forget-link.js takes it out of the address.
   async function invitationView() {
-    var token = new URLSearchParams(location.search).get("token") || "";
+    var token = view.getAttribute("data-token") || "";
+    var summary = document.getElementById("invitation-summary");
     var status = h("div", { class: "form-status", id: "invitation-status", "aria-live": "polite" });
     var btn = h("button", { type: "button", class: "primary", id: "accept-invitation" }, T("portal.accept_invitation"));
     btn.addEventListener("click", function () {
       LS.busy(btn, async function () {
-        var d = (await gql(Q.acceptInvitation, { input: { token: token } })).acceptInvitation;
+        // A sign-in asked again comes back to the link, whose token the address lost.
+        var back = location.pathname + "?" + new URLSearchParams({ token: token });
+        var d = (await gql(Q.acceptInvitation, { input: { token: token } }, back)).acceptInvitation;
         fill(status, h("span", null, T("portal.you_joined", { app: d.application.name, role: roleName(d.role) }) + " ",
           h("a", { href: "/portal/apps/" + encodeURIComponent(d.application.id), id: "open-app" }, T("portal.open_app"))));
         btn.disabled = true;
@@ -558,13 +563,13 @@
       }, null, { at: status });
     });
     if (token) {
-      fill(view, card(T("portal.join_team"), "invitation", h("p", null, T("portal.join_team_lead")), btn, status));
+      fill(view, card(T("portal.join_team"), "invitation", summary, h("p", null, T("portal.join_team_lead")), btn, status));
       return;
     }
     var invs;
     try { invs = (await gql(Q.myInvitations)).viewer.teamInvitations; } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
     fill(view, card(T("portal.join_team"), "invitation", h("p", null, T("portal.join_team_lead")),
-      invs.length ? myInvitationsTable(invs, status) : h("div", { class: "alert error" }, T("portal.no_token")), status));
+      invs.length || document.getElementById("invitation-closed") ? myInvitationsTable(invs, status) : h("div", { class: "alert error" }, T("portal.no_token")), status));
   }
 
   // The invitations waiting for the signed-in person's verified addresses
