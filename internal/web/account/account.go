@@ -13,9 +13,12 @@
 // the person's, so its page also uses the setting of the account it is for; the verification
 // and confirm links go to an address not yet proven (possibly an attacker's mailbox in a
 // takeover attempt), so their pages reveal nothing of the account's setting to a signed-out
-// visitor. They are never stored by a cache (no-store), may not be framed,
-// load no script and post only to this origin. A person signed in to another account than
-// the link's is told so at once, with how to switch, and offered no button.
+// visitor. They are never stored by a cache (no-store), may not be framed and post only to
+// this origin. Their one script, forget-link.js, takes the link's token out of the address bar
+// and the tab's history once the page is shown (the forms carry it in a hidden field): a token
+// that still works stayed in the history of a shared computer for as long as the link worked
+// (a day for a verification link). A person signed in to another account than the link's is
+// told so at once (403), with how to switch, and offered no button.
 package accountpages
 
 import (
@@ -86,7 +89,8 @@ const content = `{{define "content"}}{{$l := .L}}{{with .Content}}<section class
 <input type="hidden" name="token" value="{{.Token}}">
 <button type="submit" class="btn" id="confirm-send-code">{{$l.T "linkpage.send_code"}}</button>
 </form>{{end}}{{end}}
-</section>{{end}}{{end}}`
+</section>
+<script src="/static/forget-link.js"></script>{{end}}{{end}}`
 
 type view struct {
 	Title, Message, Token, Action, Button, SignIn string
