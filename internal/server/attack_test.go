@@ -856,7 +856,11 @@ func TestAttackTwoAccountsNeverHoldOneAddress(t *testing.T) {
 		// A verification link opened in another account's session explains and changes nothing.
 		bob2.gql(`mutation($c: String) { addAlternativeEmail(email: "bob-backup@example.com", code: $c) { id } }`, map[string]any{"c": bob2.changeCode()})
 		link := e.mailLink("bob-backup@example.com", "/dashboard/emails/verify")
-		if _, p := ann.confirmForm(link); p.StatusCode != 403 {
+		// Its page offers Ann no button (pages24), and a POST of its token is refused.
+		if get, p := ann.confirmForm(link); p.Response != nil || !strings.Contains(get.Body, `id="confirm-sign-out"`) {
+			t.Fatalf("Bob's link's page in Ann's session offers a form: %d %s", get.StatusCode, get.Body)
+		}
+		if p := ann.post(e.base+"/dashboard/emails/verify", url.Values{"token": {mustToken(t, link)}}); p.StatusCode != 403 {
 			t.Fatalf("Bob's link in Ann's session: %d %s", p.StatusCode, p.Body)
 		}
 		if _, p := bob2.confirmForm(link); p.StatusCode != 200 {
