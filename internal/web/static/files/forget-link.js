@@ -14,8 +14,14 @@
   } catch (e) {
     return;
   }
-  if (!u.searchParams.has("token")) return;
+  // The sign-in page of a link's page (/login?return_to=/dashboard/emails/verify?token=…,
+  // where a signed-out visitor is sent) held the same token: the server keeps the page to
+  // return to (a cookie, set when the sign-in page was served), so the address drops it.
+  var back = u.searchParams.get("return_to");
+  var carries = back !== null && /[?&]token=/.test(back);
+  if (!u.searchParams.has("token") && !carries) return;
   u.searchParams.delete("token");
+  if (carries) u.searchParams.delete("return_to");
   try {
     history.replaceState(history.state, "", u.pathname + u.search + u.hash);
   } catch (e) {
