@@ -32,8 +32,8 @@ func (b *browser) getIn(link, lang string) page {
 // TestAVerificationLinkOpenedInAnotherAccountSaysSoAndOffersNoButton24: an address-verification
 // link opened in a browser signed in to another account than the one that added the address
 // showed "Confirm your address" and its button, as if the address were about to join the
-// account on screen; only the POST said no. The page now says what the confirmation would (with
-// 200, the status the OpenAPI document gives this page; the POST answers 403): that the link is
+// account on screen; only the POST said no. The page now says what the confirmation would (403,
+// as the POST answers): that the link is
 // another account's, how to switch (sign out, sign in to that account, open the
 // link again) with a sign-out link, in the page's language, and no form. Nothing changes: the
 // address stays unverified and the link still works for the account that added it.
@@ -54,7 +54,7 @@ func TestAVerificationLinkOpenedInAnotherAccountSaysSoAndOffersNoButton24(t *tes
 		"de": "melden Sie sich bei dem LoginSign-Konto an, für das er bestimmt ist",
 	} {
 		p := other.getIn(link, lang)
-		if p.StatusCode != http.StatusOK || !strings.Contains(p.Body, `id="confirm-message"`) {
+		if p.StatusCode != http.StatusForbidden || !strings.Contains(p.Body, `id="confirm-message"`) {
 			t.Errorf("%s: the link's page in another account = %d:\n%s", lang, p.StatusCode, p.Body)
 		}
 		if strings.Contains(p.Body, `id="confirm-submit"`) || strings.Contains(p.Body, `name="token"`) {

@@ -122,11 +122,6 @@ func signInLink(path, token string) string {
 
 // failure shows a domain error in the page's language; sign-in errors offer to sign in.
 func (p *Pages) failure(w http.ResponseWriter, r *http.Request, l *i18n.Locale, title string, err error, path, token string) {
-	p.failureAs(w, r, l, title, err, path, token, apperr.HTTPStatus(apperr.As(err).Code))
-}
-
-// failureAs is failure answered with status.
-func (p *Pages) failureAs(w http.ResponseWriter, r *http.Request, l *i18n.Locale, title string, err error, path, token string, status int) {
 	if httpx.AnswerClientGone(w, r, p.Log, err) {
 		return
 	}
@@ -145,7 +140,7 @@ func (p *Pages) failureAs(w http.ResponseWriter, r *http.Request, l *i18n.Locale
 			v.SignIn += "&again=1"
 		}
 	}
-	p.write(w, status, l, v)
+	p.write(w, apperr.HTTPStatus(e.Code), l, v)
 }
 
 // VerifyEmailPage is GET /dashboard/emails/verify?token=…: a page with a confirm button, or,
@@ -166,13 +161,7 @@ func (p *Pages) VerifyEmailPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := p.Account.CheckVerification(r.Context(), token); err != nil {
-		status := apperr.HTTPStatus(apperr.As(err).Code)
-		if status == http.StatusForbidden {
-			// The page of another account's link: 200, as the OpenAPI document describes
-			// this page (200, 400, 503); the POST answers 403.
-			status = http.StatusOK
-		}
-		p.failureAs(w, r, l, l.T("linkpage.verify_failed"), err, VerifyPath, token, status)
+		p.failure(w, r, l, l.T("linkpage.verify_failed"), err, VerifyPath, token)
 		return
 	}
 	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.verify_title"), Message: l.T("linkpage.verify"),
