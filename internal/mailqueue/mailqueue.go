@@ -123,24 +123,38 @@ func (q *Queue) untilNext(ctx context.Context) time.Duration {
 	return min(poll, max(next.NextAttemptAt.Sub(now), 10*time.Millisecond))
 }
 
-// SendDue claims up to one batch of due mail, sends it, and returns how many it claimed.
+// SendDue sends up to one batch of due mail and returns how many it claimed. Each mail is
+// claimed when a slot is free to send it: claimed all at once, the last of a batch would
+// wait for a slow mail server's sends beyond their lease, and another instance would send
+// them too.
 func (q *Queue) SendDue(ctx context.Context) (int, error) {
-	claimed, err := q.claim(ctx)
-	if err != nil || len(claimed) == 0 {
+	due, err := q.due(ctx)
+	if err != nil || len(due) == 0 {
 		return 0, err
 	}
 	ctx = context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, parallel)
-	for _, m := range claimed {
+	claimed := 0
+	for _, m := range due {
 		slots <- struct{}{}
+		ok, err := q.claim(ctx, m)
+		if err != nil || !ok {
+			<-slots
+			if err != nil {
+				wg.Wait()
+				return claimed, err
+			}
+			continue
+		}
+		claimed++
 		wg.Go(func() {
 			defer func() { <-slots }()
 			q.send(ctx, m)
 		})
 	}
 	wg.Wait()
-	return len(claimed), nil
+	return claimed, nil
 }
 
 // free matches mail no worker holds at now.
@@ -148,28 +162,22 @@ func free(now time.Time) predicate.QueuedMail {
 	return queuedmail.Or(queuedmail.LockedUntilIsNil(), queuedmail.LockedUntilLT(now))
 }
 
-// claim takes up to batch due mails for this worker: each is leased by a conditional update,
-// which one worker wins.
-func (q *Queue) claim(ctx context.Context) ([]*ent.QueuedMail, error) {
+// due reads up to batch due mails no worker holds.
+func (q *Queue) due(ctx context.Context) ([]*ent.QueuedMail, error) {
 	now := q.now()
-	due, err := q.DB.QueuedMail.Query().
+	return q.DB.QueuedMail.Query().
 		Where(queuedmail.NextAttemptAtLTE(now), free(now)).
 		Order(queuedmail.ByNextAttemptAt()).Limit(batch).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	claimed := due[:0]
-	for _, m := range due {
-		n, err := q.DB.QueuedMail.Update().Where(queuedmail.ID(m.ID), free(now)).
-			SetLockedUntil(now.Add(lease)).Save(ctx)
-		if err != nil {
-			return claimed, err
-		}
-		if n == 1 {
-			claimed = append(claimed, m)
-		}
-	}
-	return claimed, nil
+}
+
+// claim leases m to this worker by a conditional update, which one worker wins; it reports
+// whether this one did. A mail another worker tried since due read it (its attempts moved)
+// is left alone: its next try is not due yet.
+func (q *Queue) claim(ctx context.Context, m *ent.QueuedMail) (bool, error) {
+	now := q.now()
+	n, err := q.DB.QueuedMail.Update().Where(queuedmail.ID(m.ID), queuedmail.Attempts(m.Attempts), free(now)).
+		SetLockedUntil(now.Add(lease)).Save(ctx)
+	return n == 1, err
 }
 
 // send tries a claimed mail once (try).
