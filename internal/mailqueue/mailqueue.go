@@ -54,8 +54,9 @@ type Queue struct {
 
 // Send stores m, then sends it at once, as the mail package would, in the caller's goroutine:
 // a notice sent at once never waits for the worker. Stored, m is owed: a temporary failure
-// leaves it to Run's retries, and a restart to the next instance's. Send returns an error
-// when m could not be stored, or when the mail server refused it for good.
+// leaves it to Run's retries, and a restart to the next instance's; m that could not be
+// stored is sent once, as by the mail package alone. Send returns an error when the mail
+// server refused m for good, or, for m not stored, did not take it.
 func (q *Queue) Send(ctx context.Context, m mail.Message) error {
 	body, err := json.Marshal(m)
 	if err != nil {
@@ -70,7 +71,9 @@ func (q *Queue) Send(ctx context.Context, m mail.Message) error {
 	qm, err := q.DB.QueuedMail.Create().SetKind(kind).SetMessage(q.Seal.Seal(body)).
 		SetNextAttemptAt(now).SetLockedUntil(now.Add(lease)).SetCreatedAt(now).Save(ctx)
 	if err != nil {
-		return fmt.Errorf("mailqueue: storing a %s: %w", kind, err)
+		// The change has committed: its notice goes out once, as without the queue.
+		q.log().Error("mailqueue: storing a mail; sending it once", "kind", kind, "err", err)
+		return q.Mail.Send(ctx, m)
 	}
 	return q.try(ctx, qm, m)
 }

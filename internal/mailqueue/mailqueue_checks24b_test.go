@@ -123,3 +123,21 @@ func TestAMailWaitingForItsTurnInABatchIsNotSentTwice(t *testing.T) {
 		}
 	})
 }
+
+// A notice the queue cannot store (the database failing) is still sent, once, as the mail
+// package sent it before the queue: the change it tells of has committed.
+func TestANoticeTheQueueCannotStoreIsStillSent(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		c := &clock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+		m := &slowMail{}
+		q := queueWith(t, db, m, c)
+		db.Close()
+		if err := q.Send(context.Background(), notice("pat@example.com", "x")); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.sent) != 1 || m.sent[0] != "pat@example.com" {
+			t.Fatalf("sent %v, want the notice", m.sent)
+		}
+	})
+}
