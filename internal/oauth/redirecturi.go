@@ -40,6 +40,12 @@ func CheckPostLogoutRedirectURI(raw string) error {
 	return CheckOwnQuery(raw, "state")
 }
 
+// CheckSavedRedirectURI is CheckRedirectURI and CheckPostLogoutRedirectURI for a URI an
+// application saved before: its query is not checked (CheckOwnQuery), as the answer puts its
+// own parameters in place of the query's (appendQuery), so that a URI saved before the rule
+// does not block the application's other edits.
+func CheckSavedRedirectURI(raw string) error { return checkURI(raw) }
+
 // CheckOwnQuery refuses a URI whose query already holds a parameter named one of names,
 // which LoginSign adds there: the client would receive the parameter twice, and which of
 // the two it reads depends on its library (Go and Java take the first, PHP the last), so the

@@ -98,7 +98,7 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := s.validate(ctx, &in, true); err != nil {
+	if err := s.validate(ctx, &in, true, nil); err != nil {
 		return nil, err
 	}
 	// Counted once the settings are valid (a typo costs nothing), before anything is written.
@@ -160,8 +160,10 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 // localhost name outside PublicAddr; no DNS lookup, so that the answer never tells whether an
 // internal name exists). UpdateApplication checks the URLs it changes before its
 // transaction (resolveDeliveryURLs) and validates inside it without, so that an unchanged
-// URL saved under older rules does not block other edits.
-func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bool) error {
+// URL saved under older rules does not block other edits. For the same reason the
+// redirect URIs saved already (saved, the application before the edit; nil for a new one)
+// are not checked for an answer's parameters in their query (checkURI).
+func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bool, saved *ent.Application) error {
 	var err error
 	if in.Name, err = displaytext.Line("name", in.Name); err != nil {
 		return err
@@ -188,11 +190,15 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 	if len(in.RedirectURIs) > MaxRedirectURIs {
 		return apperr.New(apperr.Invalid, "at most %d redirect URIs", MaxRedirectURIs)
 	}
+	var savedRedirects, savedLogouts []string
+	if saved != nil {
+		savedRedirects, savedLogouts = saved.RedirectUris, saved.PostLogoutRedirectUris
+	}
 	seen := map[string]bool{}
 	uris := in.RedirectURIs[:0:0]
 	for _, u := range in.RedirectURIs {
 		u = strings.TrimSpace(u)
-		if err := oauth.CheckRedirectURI(u); err != nil {
+		if err := checkURI(oauth.CheckRedirectURI, savedRedirects, u); err != nil {
 			return apperr.New(apperr.Invalid, "redirect URI %q: %v", u, err)
 		}
 		if err := checkOwnOrigin(s.BaseURL, u); err != nil {
@@ -216,7 +222,7 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 	logoutURIs := make([]string, 0, len(in.PostLogoutRedirectURIs))
 	for _, u := range in.PostLogoutRedirectURIs {
 		u = strings.TrimSpace(u)
-		if err := oauth.CheckPostLogoutRedirectURI(u); err != nil {
+		if err := checkURI(oauth.CheckPostLogoutRedirectURI, savedLogouts, u); err != nil {
 			return apperr.New(apperr.Invalid, "post-logout redirect URI %q: %v", u, err)
 		}
 		if err := checkOwnOrigin(s.BaseURL, u); err != nil {
@@ -252,6 +258,16 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 		}
 	}
 	return nil
+}
+
+// checkURI checks u, a redirect or post-logout redirect URI, with check, or, when it is one
+// of saved (the application's own before the edit), as saved under older rules
+// (oauth.CheckSavedRedirectURI): the answer replaces what its query holds of its parameters.
+func checkURI(check func(string) error, saved []string, u string) error {
+	if slices.Contains(saved, u) {
+		return oauth.CheckSavedRedirectURI(u)
+	}
+	return check(u)
 }
 
 // checkDeliveryURL trims and checks a URL LoginSign POSTs to (webhooks, logout tokens): an

@@ -145,7 +145,7 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		if p.AllowedOrigins != nil {
 			in.AllowedOrigins = p.AllowedOrigins
 		}
-		if err := s.validate(ctx, &in, false); err != nil {
+		if err := s.validate(ctx, &in, false, app); err != nil {
 			return err
 		}
 		if redirectsPeople(app, in) || opensSignIns(app, in) {
