@@ -206,7 +206,8 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if oc.Operation == nil {
 		return nil
 	}
-	w := shapeWalker{schema: l.schema, frags: oc.Doc.Fragments, vars: oc.Variables, memo: map[string]shape{}, ceiling: l.maxFields + 1}
+	w := shapeWalker{schema: l.schema, frags: oc.Doc.Fragments, vars: oc.Variables, memo: map[string]shape{}, ceiling: l.maxFields + 1,
+		imported: importedRows(ctx)}
 	s := w.selections(oc.Operation.SelectionSet)
 	if w.err != nil {
 		return w.err
@@ -245,7 +246,10 @@ type shapeWalker struct {
 	vars    map[string]any
 	memo    map[string]shape
 	ceiling int
-	err     *gqlerror.Error
+	// imported is the most rows one import of the operation is sent (importedRows): the
+	// selection under each result's source runs once per row.
+	imported int
+	err      *gqlerror.Error
 }
 
 func (w *shapeWalker) selections(set ast.SelectionSet) shape {

@@ -25,7 +25,8 @@ import (
 //
 // Each is priced analyticsCost once for each time the operation asks it (every alias and
 // fragment spread counted), and again for each row of any list it sits in (the applications
-// of a page, the ids of nodes(ids:)): not for the rows of its own connection, whose count is
+// of a page, the ids of nodes(ids:), the rows of an import's results, whose source is read
+// for each): not for the rows of its own connection, whose count is
 // read once, nor, for an event's deliveries, for the events of one page of the delivery log,
 // whose deliveries together are that application's deliveries, read once. Priced for each row
 // as an aggregate, the portal's own pages (its import runs, 20 to a page) passed the limit.
@@ -72,11 +73,15 @@ func (w *shapeWalker) logReads(f *ast.Field, s shape) shape {
 	args := f.ArgumentMap(w.vars)
 	r, n := s.reads, pageRows(f.ObjectDefinition.Name, f.Name, args)
 	times := func(a int) int { return min(a*n, w.ceiling) } // a is at most the ceiling, n 1<<20
-	switch ownPage := key == "Query.nodes" || boundedLists[key] > 0; {
+	if key == "ImportRow.source" {
+		n = max(n, w.imported) // once per row of an import's results (importedRows)
+	}
+	switch ownPage := key == "Query.nodes" || boundedLists[key] > 0 || key == "ImportRow.source"; {
 	case f.Definition.Type.Elem != nil && !ownPage:
 		// The rows of a page its connection asks for (edges, nodes, events).
 		r = reads{rows: min(r.log+r.rows, w.ceiling), eventRows: min(r.events+r.eventRows, w.ceiling)}
-	case f.Definition.Type.Elem != nil:
+	case ownPage:
+		// Its own rows (nodes(ids:)'s ids, a bounded list's, an import's rows' source).
 		r = reads{log: times(r.log + r.rows), events: times(r.events + r.eventRows)}
 	case key == "Application.webhookEvents":
 		// One page of the application's events: their deliveries are the application's.
