@@ -142,6 +142,13 @@ func (a *AuthorizeResponse) URL() string {
 	return appendQuery(a.RedirectURI, a.Params, AuthorizationResponseParams...)
 }
 
+// PostURL is where a form_post answer posts Params: RedirectURI without what its query holds
+// of them (kept from before CheckOwnQuery refused them), the rest of it byte for byte, so that
+// a client that reads the query before the body (Java's servlets) reads LoginSign's.
+func (a *AuthorizeResponse) PostURL() string {
+	return appendQuery(a.RedirectURI, nil, AuthorizationResponseParams...)
+}
+
 // CodeResponse is the answer of req carrying code.
 func (s *Service) CodeResponse(req *AuthorizeRequest, code string) *AuthorizeResponse {
 	return s.response(req, url.Values{"code": {code}})
@@ -169,21 +176,32 @@ func (s *Service) response(req *AuthorizeRequest, q url.Values) *AuthorizeRespon
 // §3.1.2: it MUST be retained): parsing and encoding it again would drop what Go's parser
 // refuses (a ";" separator, a bad escape) and reorder the rest. The registered query's
 // parameters named one of reserved (kept from before CheckOwnQuery refused them) are left
-// out, not repeated: the client reads one code, one state and one iss, LoginSign's.
+// out, not repeated: the client reads one code, one state and one iss, LoginSign's. With q
+// empty, uri is returned without them (as it is when it holds none).
 func appendQuery(uri string, q url.Values, reserved ...string) string {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return uri
 	}
 	var kept []string
+	dropped := false
 	if u.RawQuery != "" {
 		for seg := range strings.SplitSeq(u.RawQuery, "&") {
 			if !slices.Contains(reserved, paramName(seg)) {
 				kept = append(kept, seg)
+			} else {
+				dropped = true
 			}
 		}
 	}
-	u.RawQuery = strings.Join(append(kept, q.Encode()), "&")
+	if len(q) == 0 {
+		if !dropped {
+			return uri
+		}
+	} else {
+		kept = append(kept, q.Encode())
+	}
+	u.RawQuery = strings.Join(kept, "&")
 	return u.String()
 }
 

@@ -575,7 +575,7 @@ func (p *Pages) answerClient(w http.ResponseWriter, r *http.Request, l *i18n.Loc
 	for k := range a.Params {
 		hidden[k] = a.Params.Get(k)
 	}
-	d := pageData{L: l, Title: "title.form_post", TitleArg: oauth.ReturnsTo(a.RedirectURI), PostTo: a.RedirectURI, Hidden: hidden}
+	d := pageData{L: l, Title: "title.form_post", TitleArg: oauth.ReturnsTo(a.RedirectURI), PostTo: a.PostURL(), Hidden: hidden}
 	p.render(w, r, http.StatusOK, "form_post", d, formActionSource(a.RedirectURI))
 }
 
