@@ -611,8 +611,12 @@ func (w *Worker) DeliverNow(ctx context.Context, id string) (bool, error) {
 
 // deliverHeld claims event id, which its caller queued and kept from the workers for a lease
 // (Service.hold), whenever no claim holds it, and delivers it at once. It reports whether this
-// call delivered it. ctx's values (withAddressBudget, withOneAttempt) go with the attempt.
+// call delivered it. ctx's values (withAddressBudget, withOneAttempt) go with the attempt, but
+// not its end: the request that queued the event is over by then if its client hung up, and
+// an attempt not made now was made by a worker once the hold had passed, counting nothing
+// against the developer's budget of new receiver addresses.
 func (w *Worker) deliverHeld(ctx context.Context, id string) (bool, error) {
+	ctx = context.WithoutCancel(ctx)
 	now := w.now()
 	return w.claimAndDeliver(ctx, id, webhookevent.StatusEQ(webhookevent.StatusPending),
 		webhookevent.Or(webhookevent.LockedUntilIsNil(), webhookevent.LockedUntilLT(now)))
@@ -620,9 +624,12 @@ func (w *Worker) deliverHeld(ctx context.Context, id string) (bool, error) {
 
 // deliverLeased delivers at once event id, which its caller made pending and leased in the
 // transaction that did (Service.Redeliver), so that neither a worker nor another redelivery
-// took it meanwhile. ctx's values (withAddressBudget, withOneAttempt) go with the attempt. An
-// event found no longer pending, or past its lease, is left to the workers.
+// took it meanwhile. ctx's values (withAddressBudget, withOneAttempt) go with the attempt, but
+// not its end (deliverHeld): left to the workers, the redelivery of an event no longer pending
+// was retried on the whole schedule, uncounted. An event found no longer pending, or past its
+// lease, is left to the workers.
 func (w *Worker) deliverLeased(ctx context.Context, id string) error {
+	ctx = context.WithoutCancel(ctx)
 	ev, err := w.db.WebhookEvent.Get(ctx, id)
 	if err != nil {
 		return err
@@ -630,7 +637,7 @@ func (w *Worker) deliverLeased(ctx context.Context, id string) error {
 	if ev.Status != webhookevent.StatusPending || ev.LockedUntil == nil || !ev.LockedUntil.After(w.now()) {
 		return nil
 	}
-	return w.Deliver(context.WithoutCancel(ctx), ev)
+	return w.Deliver(ctx, ev)
 }
 
 // claimAndDeliver claims event id for a lease where it meets claimable and delivers it at
