@@ -85,6 +85,7 @@ var errorMessages = map[string][2]any{
 	"you have no passkey: confirm with a code instead":                         {"vous n’avez pas de clé d’accès : confirmez plutôt avec un code", "Sie haben keinen Passkey: bestätigen Sie stattdessen mit einem Code"},
 	"this passkey could not sign you in":                                       {"cette clé d’accès n’a pas pu vous connecter", "mit diesem Passkey konnten Sie nicht angemeldet werden"},
 	"this passkey is already registered":                                       {"cette clé d’accès est déjà enregistrée", "dieser Passkey ist bereits registriert"},
+	"another passkey is being added to your account; try again in a moment":    {"une autre clé d’accès est en cours d’ajout à votre compte ; réessayez dans un instant", "gerade wird Ihrem Konto ein anderer Passkey hinzugefügt; versuchen Sie es gleich noch einmal"},
 	"this passkey sign-in expired or was used; try again":                      {"cette connexion par clé d’accès a expiré ou a déjà servi ; réessayez", "diese Passkey-Anmeldung ist abgelaufen oder wurde verwendet; versuchen Sie es erneut"},
 	"too many passkeys; remove one first":                                      {"trop de clés d’accès ; supprimez-en une d’abord", "zu viele Passkeys; entfernen Sie zuerst einen"},
 	"you have %d passkeys, the most an account may have; remove one first":     {"vous avez %d clés d’accès, le maximum pour un compte ; supprimez-en une d’abord", "Sie haben %d Passkeys, die Höchstzahl für ein Konto; entfernen Sie zuerst einen"},
