@@ -39,12 +39,7 @@ func (s *Store) Limit(ctx context.Context, key string, limit int, window time.Du
 // LimitN is Limit counting n hits at once (a weighted cost, such as a GraphQL operation's
 // complexity).
 func (s *Store) LimitN(ctx context.Context, key string, n, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error) {
-	r, err := s.Transact(ctx, countCmds(CounterPrefix+key, int64(n), window)...)
-	if err != nil {
-		return false, 0, fmt.Errorf("rate limit: %w", err)
-	}
-	ok, retryAfter = counted(r, limit, window)
-	return ok, retryAfter, nil
+	return s.limitCounter(ctx, key, int64(n), -1, limit, window)
 }
 
 // LimitField is Limit of key's field (0 or 1): a counter that holds the hits of two limits of
@@ -54,16 +49,22 @@ func (s *Store) LimitN(ctx context.Context, key string, n, limit int, window tim
 // more, never fewer), and field 1 takes at most 2^31 hits: give field 1 to the limit whose
 // hits another limit bounds.
 func (s *Store) LimitField(ctx context.Context, key string, field, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error) {
-	var shift uint
-	if field != 0 {
-		shift = 32
-	}
-	r, err := s.Transact(ctx, countCmds(CounterPrefix+key, 1<<shift, window)...)
+	field = min(max(field, 0), 1)
+	return s.limitCounter(ctx, key, 1<<(32*field), field, limit, window)
+}
+
+// limitCounter counts add on key's counter and checks against limit the whole count (field
+// -1) or the field's 32 bits (LimitField).
+func (s *Store) limitCounter(ctx context.Context, key string, add int64, field, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error) {
+	r, err := s.Transact(ctx, countCmds(CounterPrefix+key, add, window)...)
 	if err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
-	n, _ := r[0].(int64)
-	ok, retryAfter = counted([]any{n >> shift & (1<<32 - 1), r[1], r[2]}, limit, window)
+	if field >= 0 {
+		n, _ := r[0].(int64)
+		r[0] = n >> (32 * field) & (1<<32 - 1)
+	}
+	ok, retryAfter = counted(r, limit, window)
 	return ok, retryAfter, nil
 }
 
